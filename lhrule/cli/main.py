@@ -1,0 +1,138 @@
+"""The `lhrule` command. Each command imports the engine lazily, so `lhrule --help` stays fast.
+
+Exit codes: 0 clean, 1 findings (diagnostics, failed tests, files to reformat), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="lhrule",
+    help="A rule language and engine for merchant service-assessment policy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Paths = Annotated[list[Path], typer.Argument(help="Rulebook files, or folders to search for *.rule files.",
+                                             show_default=False)]
+
+
+def usage_error(message: str) -> typer.Exit:
+    typer.echo(f"lhrule: {message}", err=True)
+    return typer.Exit(2)
+
+
+def rule_files(paths: list[Path]) -> list[Path]:
+    """The .rule files named or found under the folders named, in a stable order."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.rule") if p.is_file())
+            if not found:
+                raise usage_error(f"no .rule files under {path}")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise usage_error(f"no such file or folder: {path}")
+    seen: set[Path] = set()
+    return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+
+
+@app.command()
+def check(
+    paths: Paths,
+    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
+) -> None:
+    """Compile rulebooks and report every mistake with file:line:col."""
+    if format not in ("text", "json"):
+        raise usage_error(f"--format must be text or json, not {format!r}")
+    from lhrule.engine.compile import compile_rulebook
+    from lhrule.engine.diagnostics import render, summary
+
+    files = rule_files(paths)
+    seen: set[tuple] = set()
+    diags, sources = [], {}
+    for f in files:
+        result = compile_rulebook(f)
+        sources.update(result.sources)
+        for d in result.diagnostics:
+            key = (d.code, d.span, d.message)
+            if key not in seen:  # an included file's findings are reported once
+                seen.add(key)
+                diags.append(d)
+    errors = sum(d.is_error for d in diags)
+    failed = errors > 0 or (strict and diags)
+    if format == "json":
+        out = {"files": [str(f) for f in files], "errors": errors, "warnings": len(diags) - errors,
+               "diagnostics": [{"code": d.code, "severity": d.severity, "message": d.message,
+                                "file": d.span.file, "line": d.span.line, "column": d.span.column,
+                                "end_line": d.span.end_line, "end_column": d.span.end_column,
+                                "notes": list(d.notes), "suggestion": d.suggestion} for d in diags]}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        for d in diags:
+            typer.echo(render(d, sources) + "\n")
+        noun = "file" if len(files) == 1 else "files"
+        typer.echo(f"checked {len(files)} {noun}: {summary(diags)}", err=bool(diags) and not failed)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def fmt(
+    paths: Paths,
+    check_only: Annotated[bool, typer.Option("--check", help="Only report files that are not formatted.")] = False,
+) -> None:
+    """Rewrite rulebooks in the canonical layout (comments kept)."""
+    from lhrule.engine.diagnostics import render
+    from lhrule.engine.load import display_path, read_source
+    from lhrule.grammar.format import format_file
+    from lhrule.grammar.parser import parse
+
+    files = rule_files(paths)
+    changed, broken = [], 0
+    for f in files:
+        name = display_path(f)
+        try:
+            source = read_source(f)
+        except (OSError, UnicodeDecodeError) as exc:
+            typer.echo(f"{name}: cannot read: {exc}", err=True)
+            broken += 1
+            continue
+        tree, diags = parse(source, name)
+        if tree is None:
+            for d in diags:
+                typer.echo(render(d, {name: source}) + "\n", err=True)
+            broken += 1
+            continue
+        text = format_file(tree)
+        if text != source:
+            changed.append(name)
+            if check_only:
+                typer.echo(f"would reformat {name}")
+            else:
+                f.write_text(text, encoding="utf-8")
+                typer.echo(f"reformatted {name}")
+    if broken:
+        typer.echo(f"{broken} file{'s' if broken != 1 else ''} could not be formatted: fix the syntax errors above",
+                   err=True)
+    done = "would be reformatted" if check_only else "reformatted"
+    typer.echo(f"{len(changed)} of {len(files)} file{'s' if len(files) != 1 else ''} {done}", err=True)
+    raise typer.Exit(1 if broken or (check_only and changed) else 0)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m lhrule`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

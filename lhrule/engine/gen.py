@@ -1,0 +1,304 @@
+"""Synthetic event data in the standard schema of CONTRACT.md, for `lhrule gen`.
+
+    generate(out, shops=300, days=61, seed=7)  ->  out/shops.parquet, out/orders.parquet, …
+
+The model (what the shops and their events look like) is in `gen_tables`; this module plans the
+work, turns the model's numpy columns into Arrow arrays and writes the files. Randomness is drawn
+per block of shops, each block from its own child seed (`SeedSequence(seed, spawn_key=(0, b))`),
+so the data does not depend on how blocks are grouped into write batches; blocks are sized by
+`days` alone. Each table is written as it is produced, batch by batch, by a background thread,
+so memory stays bounded by a batch (about a million events). CSV and JSONL are converted from
+the Parquet files by DuckDB at the end, streaming, in the same row order.
+
+Reading the data: timestamps are naive local wall-clock times (Asia/Shanghai), the dataset is
+a snapshot taken at the end of its last day (later events are missing: a refund still open is
+`pending`), and `completed_at` of a refund is when it ended, whether `success` or `closed`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import threading
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from lhrule.engine import gen_tables as model
+from lhrule.engine.gen_tables import DAY, SEQ_WIDTH, Col
+
+FORMATS = ("parquet", "csv", "jsonl")
+TABLES = ("shops", "orders", "consultations", "ratings", "reviews", "refunds", "complaints",
+          "help_requests", "appeals", "force_majeure")
+MAX_DAYS = 3660  # ten years keep every per-shop sequence within SEQ_WIDTH digits
+MAX_SHOPS = 9_999_999
+
+COLUMN_TYPES = {
+    "shop": pa.string(), "id": pa.string(), "buyer": pa.string(), "label": pa.string(), "text": pa.string(),
+    "ts": pa.timestamp("s"), "bool": pa.bool_(), "dec": pa.decimal128(12, 2), "int8": pa.int8(),
+    "date": pa.date32(),
+}
+# Expected rows per shop-day of a shop of mean size, and the typical delay (days) between an
+# order or consultation and the row, which loses rows at the end of a short period.
+_PER_SHOP_DAY = {"orders": (12.83, 0), "consultations": (15.49, 0), "ratings": (2.27, 0.1),
+                 "reviews": (4.31, 6), "refunds": (1.29, 2.5), "complaints": (0.08, 10),
+                 "help_requests": (0.25, 6), "appeals": (0.18, 4)}
+_BLOCK_EVENTS = 100_000  # events per block of shops, the unit of randomness
+_BATCH_EVENTS = 1_000_000  # events per write batch, the unit of memory
+_ROW_GROUP = 131_072
+
+
+def estimate_events(shops: int, days: int, start: date = date(2024, 5, 1)) -> int:
+    """Expected events (rows of every table but shops) of `generate(shops=…, days=…)`.
+
+    Within a few percent for a thousand shops or more; a few very big shops make small
+    datasets vary more."""
+    factors = model.day_factors(start.toordinal(), days)
+    total = 0.0
+    for rate, lag in _PER_SHOP_DAY.values():
+        kept = 1.0 if lag == 0 else 1 - lag / days * (1 - math.exp(-days / lag))
+        total += rate * kept
+    return round(shops * factors.sum() * total) + len(model.notices(np.random.default_rng(0), days))
+
+
+def generate(out: Path, *, shops: int, days: int, seed: int, fmt: Literal["parquet", "csv", "jsonl"] = "parquet",
+             start: date = date(2024, 5, 1), progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Write one file per standard table into `out`; return the rows written per table."""
+    out = Path(out)
+    _check(out, shops, days, seed, fmt, start)
+    out.mkdir(parents=True, exist_ok=True)
+    start_day = start.toordinal() - date(1970, 1, 1).toordinal()
+    day0 = (start_day + np.arange(days, dtype=np.int64)) * DAY
+    factors = model.day_factors(start.toordinal(), days)
+    cutoff = int(day0[-1]) + DAY - 1
+    fm = model.notices(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,))), days)
+    width = max(6, len(str(shops - 1)))
+    per_block = _block_shops(days)
+    n_blocks = -(-shops // per_block)
+
+    parts = {t: out / f".{t}.parquet.part" for t in TABLES}
+    writer = _Writer(parts)
+    try:
+        writer.put({"force_majeure": _arrow(model.force_majeure(fm, start_day), width)})
+        pending: list[dict[str, dict[str, Col]]] = []
+        for b in range(n_blocks):
+            gidx = np.arange(b * per_block, min((b + 1) * per_block, shops), dtype=np.int64)
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0, b)))
+            pending.append(model.block(rng, gidx, day0, factors, cutoff, fm))
+            if b == n_blocks - 1 or sum(_events(p) for p in pending) >= _BATCH_EVENTS:
+                writer.put({t: _arrow(_concat([p[t] for p in pending]), width) for t in pending[0]})
+                pending = []
+                if progress is not None:
+                    progress(int(gidx[-1]) + 1, shops)
+        rows = writer.close()
+        _finish(out, parts, fmt)
+    except BaseException:
+        writer.abort()
+        for p in list(parts.values()) + [out / f".{t}.{fmt}.part" for t in TABLES]:
+            p.unlink(missing_ok=True)
+        raise
+    return {t: rows[t] for t in TABLES}
+
+
+def _check(out: Path, shops: int, days: int, seed: int, fmt: str, start: date) -> None:
+    for name, value, low, high in (("shops", shops, 1, MAX_SHOPS), ("days", days, 1, MAX_DAYS), ("seed", seed, 0, None)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"{name} must be {bound}, got {value}")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if not isinstance(start, date) or isinstance(start, datetime):
+        raise ValueError(f"start must be a date, got {start!r}")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not any((out / f"shops.{f}").exists() for f in FORMATS):
+        raise ValueError(f"{out} is not empty and holds no lhrule dataset (no shops.parquet, shops.csv or "
+                         "shops.jsonl); choose a new or empty directory")
+
+
+def _block_shops(days: int) -> int:
+    per_shop = days * sum(rate for rate, _ in _PER_SHOP_DAY.values())
+    return int(min(max(math.ceil(_BLOCK_EVENTS / per_shop), 4), 4096))
+
+
+def _events(tables: dict[str, dict[str, Col]]) -> int:
+    return sum(len(next(iter(cols.values())).values) for t, cols in tables.items() if t != "shops")
+
+
+def _concat(blocks: list[dict[str, Col]]) -> dict[str, Col]:
+    if len(blocks) == 1:
+        return blocks[0]
+    out = {}
+    for name, c in blocks[0].items():
+        join = (lambda attr: np.concatenate([getattr(b[name], attr) for b in blocks]))  # noqa: E731
+        out[name] = Col(c.kind, join("values"), c.vocab, c.prefix, join("shop") if c.kind == "id" else None)
+    return out
+
+
+_QUADS = np.array([list(f"{i:04d}".encode()) for i in range(10_000)], np.uint8).view(np.uint32).ravel()
+
+
+def _put_digits(dst: np.ndarray, x: np.ndarray) -> None:
+    """Write `x` zero-padded into the byte columns `dst` (n, width), four digits at a time."""
+    end, x = dst.shape[1], x.astype(np.uint32)  # every number here is below 2**32; 32-bit division is fast
+    while end > 0:
+        k = min(4, end)
+        dst[:, end - k:end] = _QUADS[x % 10_000].view(np.uint8).reshape(-1, 4)[:, 4 - k:]
+        x, end = x // 10_000, end - k
+
+
+def _shop_digits(shops: np.ndarray, width: int) -> np.ndarray:
+    """The digits of each row's shop number, formatted once per shop (rows come in shop runs)."""
+    if len(shops) == 0:
+        return np.zeros((0, width), np.uint8)
+    lo = int(shops.min())
+    table = np.empty((int(shops.max()) - lo + 1, width), np.uint8)
+    _put_digits(table, np.arange(lo, lo + len(table)))
+    return table[shops - lo]
+
+
+def _fixed_text(parts: list[bytes | np.ndarray | tuple[np.ndarray, int]], n: int,
+                missing: np.ndarray | None = None) -> pa.Array:
+    """Strings of one width from literal bytes, ready bytes (n, w) and zero-padded numbers."""
+    widths = [len(p) if isinstance(p, bytes) else p.shape[1] if isinstance(p, np.ndarray) else p[1] for p in parts]
+    chars = np.empty((n, sum(widths)), np.uint8)
+    at = 0
+    for p, w in zip(parts, widths):
+        if isinstance(p, bytes):
+            chars[:, at:at + w] = np.frombuffer(p, np.uint8)
+        elif isinstance(p, np.ndarray):
+            chars[:, at:at + w] = p
+        else:
+            _put_digits(chars[:, at:at + w], p[0])
+        at += w
+    offsets = np.arange(n + 1, dtype=np.int32) * chars.shape[1]
+    validity, nulls = None, 0
+    if missing is not None and missing.any():
+        validity, nulls = pa.py_buffer(np.packbits(~missing, bitorder="little")), int(missing.sum())
+    return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(chars)], nulls)
+
+
+def _column(c: Col, width: int) -> pa.Array:
+    v, n = c.values, len(c.values)
+    if c.kind == "shop":
+        return _fixed_text([b"s", _shop_digits(v, width)], n)
+    if c.kind == "id":
+        return _fixed_text([c.prefix.encode(), _shop_digits(c.shop, width), b"-", (np.maximum(v, 0), SEQ_WIDTH)],
+                           n, v < 0)
+    if c.kind == "buyer":
+        return _fixed_text([b"b", (v, 8)], n)
+    if c.kind == "label":
+        return pc.take(pa.array(c.vocab, pa.string()), pa.array(v, pa.int32(), mask=v < 0))
+    if c.kind == "text":
+        return pa.array(list(v), pa.string())
+    if c.kind == "ts":
+        return pa.array(v, pa.timestamp("s"), mask=v < 0)
+    if c.kind == "dec":  # 128-bit little-endian two's complement: low word, then the sign
+        words = np.ascontiguousarray(np.stack([v, v >> 63], axis=1).astype(np.int64))
+        return pa.Array.from_buffers(COLUMN_TYPES["dec"], n, [None, pa.py_buffer(words)])
+    if c.kind == "date":
+        return pa.array(v.astype(np.int32), pa.int32()).view(pa.date32())
+    if c.kind in ("bool", "int8"):
+        return pa.array(v, COLUMN_TYPES[c.kind])
+    raise ValueError(f"no encoder for column kind {c.kind!r}")
+
+
+def _arrow(cols: dict[str, Col], width: int) -> tuple[pa.Table, dict]:
+    """The Arrow table of a batch, and the Parquet writer options that suit its columns."""
+    table = pa.table({name: _column(c, width) for name, c in cols.items()},
+                     schema=pa.schema([(name, COLUMN_TYPES[c.kind]) for name, c in cols.items()]))
+    kinds = {name: c.kind for name, c in cols.items()}
+    # Measured: dictionaries pay off only for repeated values; unique ids and sorted-ish times
+    # shrink several-fold with delta encodings; statistics are kept where they prune row groups.
+    options = dict(
+        compression="zstd",
+        use_dictionary=[n for n, k in kinds.items() if k in ("shop", "label", "text")],
+        column_encoding={n: "DELTA_BYTE_ARRAY" if k == "id" else "DELTA_BINARY_PACKED"
+                         for n, k in kinds.items() if k in ("id", "ts")},
+        write_statistics=[n for n, k in kinds.items() if k in ("shop", "ts", "date")])
+    return table, options
+
+
+class _Writer:
+    """Writes batches of tables to Parquet files on a background thread, in the order given."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths, self.rows = paths, {t: 0 for t in paths}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="lhrule-gen-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (batch := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            try:
+                for t, (table, options) in batch.items():
+                    if t not in self.writers:
+                        self.writers[t] = pq.ParquetWriter(self.paths[t], table.schema, **options)
+                    self.writers[t].write_table(table, row_group_size=_ROW_GROUP)
+                    self.rows[t] += table.num_rows
+            except BaseException as e:  # re-raised in the generating thread
+                self.error = e
+
+    def put(self, batch: dict[str, pa.Table]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(batch)
+
+    def close(self) -> dict[str, int]:
+        self.queue.put(None)
+        self.thread.join()
+        for w in self.writers.values():
+            w.close()
+        if self.error is not None:
+            raise self.error
+        return self.rows
+
+    def abort(self) -> None:
+        if self.thread.is_alive():
+            self.error = self.error or RuntimeError("aborted")
+            self.queue.put(None)
+            self.thread.join()
+        for w in self.writers.values():
+            w.close()
+
+
+def _finish(out: Path, parts: dict[str, Path], fmt: str) -> None:
+    """Move the finished files into place (converting them first if asked) and drop stale ones."""
+    if fmt == "parquet":
+        for t, p in parts.items():
+            os.replace(p, out / f"{t}.parquet")
+    else:
+        import duckdb
+
+        con = duckdb.connect()
+        for t, p in parts.items():
+            schema = pq.read_schema(p)
+            cols = ", ".join(f"strftime(\"{f.name}\", '%Y-%m-%dT%H:%M:%S') AS \"{f.name}\""
+                             if pa.types.is_timestamp(f.type) else f'"{f.name}"' for f in schema)
+            part = out / f".{t}.{fmt}.part"
+            options = "FORMAT CSV, HEADER true" if fmt == "csv" else "FORMAT JSON"
+            con.execute(f"COPY (SELECT {cols} FROM read_parquet(?)) TO '{_sql_path(part)}' ({options})", [str(p)])
+            os.replace(part, out / f"{t}.{fmt}")
+            p.unlink()
+        con.close()
+    for t in TABLES:
+        for other in FORMATS:
+            if other != fmt:
+                (out / f"{t}.{other}").unlink(missing_ok=True)
+
+
+def _sql_path(p: Path) -> str:
+    return str(p).replace("'", "''")

@@ -1,0 +1,332 @@
+"""Syntax tree → canonical text (`lhrule fmt`).
+
+The layout: two-space indentation, one statement a line, one blank line between
+declarations with bodies, runs of blank lines folded to one, levels aligned. Comments stay
+where they were: on their own lines before what follows them, or at the end of the line
+they ended; a comment inside a multi-line statement moves just above it. Formatting is
+idempotent and parse → format → parse gives the same IR.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from lhrule.grammar import ast
+
+INDENT = "  "
+WIDTH = 100
+
+# Binding strength: a child printed inside a parent that binds tighter needs parentheses.
+_PREC = {"or": 1, "and": 2, "not": 3, "=": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6}
+
+
+def format_file(tree: ast.File) -> str:
+    return _Printer(tree).run()
+
+
+def quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+
+
+def width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+# ---------------------------------------------------------------- expressions
+
+def expr(e: ast.Expr, parent: int = 0) -> str:
+    if isinstance(e, ast.Lit):
+        return quote(e.text) if e.kind == "string" else e.text
+    if isinstance(e, ast.Path):
+        return e.dotted
+    if isinstance(e, ast.Call):
+        return f"{e.name}({', '.join(expr(a) for a in e.args)})"
+    if isinstance(e, ast.SetLit):
+        return "{" + ", ".join(expr(i) for i in e.items) + "}"
+    if isinstance(e, ast.Exists):
+        alias = f" {e.alias}" if e.alias else ""
+        text = f"{'not ' if e.negated else ''}exists {e.table}{alias} where {expr(e.cond)}"
+        return f"({text})" if parent > 0 else text
+    if isinstance(e, ast.Unary):
+        if e.op == "not":
+            return _wrap(f"not {expr(e.operand, 3)}", 3, parent)
+        return f"-{expr(e.operand, 7)}"
+    if isinstance(e, ast.Binary):
+        p = _PREC[e.op]
+        # compare is not associative; + - * / and and/or associate to the left
+        left = expr(e.left, p + 1 if p == 4 else p)
+        right = expr(e.right, p + 1)
+        return _wrap(f"{left} {e.op} {right}", p, parent)
+    if isinstance(e, ast.In):
+        word = "not in" if e.negated else "in"
+        rhs = f"{expr(e.right.lo, 5)} .. {expr(e.right.hi, 5)}" if isinstance(e.right, ast.Range) else expr(e.right, 5)
+        return _wrap(f"{expr(e.left, 5)} {word} {rhs}", 4, parent)
+    if isinstance(e, ast.IsNull):
+        return _wrap(f"{expr(e.operand, 5)} is {'not ' if e.negated else ''}null", 4, parent)
+    if isinstance(e, ast.Range):
+        return f"{expr(e.lo, 5)} .. {expr(e.hi, 5)}"
+    raise TypeError(f"no printer for {type(e).__name__}")
+
+
+def _wrap(text: str, prec: int, parent: int) -> str:
+    return f"({text})" if prec < parent else text
+
+
+def _and_chain(e: ast.Expr) -> list[ast.Expr]:
+    if isinstance(e, ast.Binary) and e.op == "and":
+        return _and_chain(e.left) + [e.right]
+    return [e]
+
+
+def long_expr(prefix: str, e: ast.Expr, indent: str) -> list[str]:
+    """`prefix EXPR` on one line, or broken before each top-level `and` when too wide."""
+    line = indent + prefix + expr(e)
+    if width(line) <= WIDTH:
+        return [line]
+    head, parts = prefix, _and_chain(e)
+    if isinstance(e, ast.Exists) and not e.negated and len(_and_chain(e.cond)) > 1:
+        alias = f" {e.alias}" if e.alias else ""
+        head, parts = f"{prefix}exists {e.table}{alias} where ", _and_chain(e.cond)
+    if len(parts) == 1:
+        return [line]
+    out = [indent + head + expr(parts[0], 2)]
+    out += [indent + INDENT + INDENT + "and " + expr(p, 3) for p in parts[1:]]
+    return out
+
+
+# ---------------------------------------------------------------- statements
+
+def _effective(f) -> str:
+    start = f["start"][0] if f["start"] else ""
+    end = f["end"][0] if f["end"] else ""
+    return f"effective {start} .. {end}".replace("  ", " ").rstrip()
+
+
+def _type(t) -> str:
+    return t[1] if t[0] == "base" else "enum {" + ", ".join(t[1]) + "}"
+
+
+def _column(f) -> str:
+    text = f"{f['name']}: {_type(f['type'])}{'?' if f['optional'] else ''}"
+    if f["key"]:
+        text += " key"
+    if f["relation"]:
+        text += f" -> {f['relation']}" + (f" as {f['relation_as']}" if f["relation_as"] else "")
+    return text
+
+
+def _window(f) -> str:
+    spec = f["spec"]
+    if spec[0] == "last":
+        what = f"last {spec[1].text}"
+    elif spec[0] == "previous_day":
+        what = "previous day"
+    else:
+        what = f"{spec[1]} .. {spec[2]}"
+    return f"window {what} on {f['column']}"
+
+
+def _expectation(f) -> str:
+    text = f"expect {'no ' if f['negated'] else ''}{f['name']} for {quote(f['shop'])}"
+    what, value = f["what"], f["value"]
+    if what == "value":
+        return f"{text} = {expr(value)}"
+    if what == "not_assessed":
+        return f"{text} not assessed"
+    if what == "band":
+        return f"{text} band {quote(value)}"
+    if what == "points":
+        return f"{text} points {expr(value)}"
+    return text
+
+
+SIMPLE = {
+    "version": lambda f: f"version {quote(f['text'])}",
+    "timezone": lambda f: f"timezone {quote(f['text'])}",
+    "effective": _effective,
+    "cite": lambda f: f"cite {quote(f['source'])}" + (f" {quote(f['quote'])}" if f["quote"] is not None else ""),
+    "assumption": lambda f: f"assumption {quote(f['text'])}",
+    "column": _column,
+    "dimension": lambda f: f"dimension {f['name']}",
+    "over": lambda f: f"over {f['name']}",
+    "window": _window,
+    "once": lambda f: "once per " + ", ".join(expr(e) for e in f["exprs"]),
+    "min_sample": lambda f: f"min sample {expr(f['expr'])}",
+    "direction": lambda f: f"{f['direction']} is better",
+    "status": lambda f: "display only" if f["status"] == "display_only" else "assessed",
+    "round": lambda f: f"round {f['digits']}",
+    "applies": lambda f: "applies to " + ", ".join(n for n, _ in f["names"]),
+    "weights": lambda f: "weights " + ", ".join(f"{n} {expr(e)}" for n, _, e in f["weights"]),
+    "unassessed": lambda f: "unassessed reweight" if f["policy"] == "reweight" else f"unassessed score {expr(f['expr'])}",
+    "as_of": lambda f: f"as of {f['date']}",
+    "expect": _expectation,
+}
+# statements that end in one expression, which may be broken over lines
+EXPRESSION = {"where": "where ", "only_for": "only for ", "when": "when ", "until": "until ", "except": "except "}
+
+
+class _Printer:
+    def __init__(self, tree: ast.File):
+        self.tree = tree
+        self.lines = tree.source.split("\n")
+        self.comments = {c.line: c for c in tree.comments}
+        self.used: set[int] = set()
+        self.out: list[str] = []
+
+    def run(self) -> str:
+        prev_end = 0
+        prev_multi = False
+        for i, d in enumerate(self.tree.decls):
+            multi = d.body is not None
+            self._gap(prev_end, d.span.line, "", force_blank=i > 0 and (multi or prev_multi))
+            self._decl(d)
+            prev_end, prev_multi = d.span.end_line, multi
+        self._gap(prev_end, len(self.lines) + 1, "", force_blank=False, trailing=True)
+        return "\n".join(self.out).rstrip("\n") + "\n"
+
+    # comments and blank lines between nodes --------------------------------
+    def _gap(self, after: int, before: int, indent: str, force_blank: bool, trailing: bool = False) -> None:
+        """Lines strictly between two nodes: their comments, with blank lines folded to one."""
+        pending = force_blank
+        for line in range(after + 1, before):
+            text = self.lines[line - 1] if line - 1 < len(self.lines) else ""
+            if line in self.comments and line not in self.used and text.strip().startswith("#"):
+                if pending and self.out and self.out[-1] != "" and not self.out[-1].endswith("{"):
+                    self.out.append("")
+                pending = False
+                self.used.add(line)
+                self.out.append(indent + self.comments[line].text)
+            elif not text.strip() and self.out:
+                pending = True
+        if pending and not trailing and self.out and self.out[-1] != "" and not self.out[-1].endswith("{"):
+            self.out.append("")
+
+    def _inner_comments(self, start: int, end: int, indent: str) -> str:
+        """Comments inside a node's lines: hoisted above it, except the one on its last line."""
+        trailing = ""
+        for line in range(start, end + 1):
+            c = self.comments.get(line)
+            if c is None or line in self.used:
+                continue
+            self.used.add(line)
+            if line == end:
+                trailing = "  " + c.text
+            else:
+                self.out.append(indent + c.text)
+        return trailing
+
+    def _emit(self, lines: list[str], span, indent: str) -> None:
+        trailing = self._inner_comments(span.line, span.end_line, indent)
+        lines[-1] += trailing
+        self.out.extend(lines)
+
+    # declarations ----------------------------------------------------------
+    def _header(self, d: ast.Decl) -> str:
+        if d.kind == "include":
+            return f"include {quote(d.name)}"
+        if d.kind == "test":
+            return f"test {quote(d.name)}"
+        if d.kind in ("revise", "retire"):
+            return f"{d.kind} {d.name} effective {d.date}"
+        text = f"{d.kind} {d.name}"
+        if d.label is not None:
+            text += f" {quote(d.label)}"
+        if d.target:
+            text += f" of {d.target}"
+        if d.rank_within:
+            text += f" by rank within {d.rank_within}"
+        if d.value is not None:
+            text += f" = {expr(d.value)}"
+        return text
+
+    def _decl(self, d: ast.Decl) -> None:
+        header = self._header(d)
+        if d.body is None:
+            self._emit([header], d.span, "")
+            return
+        self._block(header, d.body, d.span, "")
+
+    def _block(self, header: str, body: tuple[ast.Stmt, ...], span, indent: str) -> None:
+        first_body_line = body[0].span.line if body else span.end_line
+        head_trailing = self._inner_comments(span.line, span.line, indent) if first_body_line > span.line else ""
+        if not body and span.line == span.end_line:
+            self.out.append(f"{indent}{header} {{}}{head_trailing}")
+            return
+        self.out.append(f"{indent}{header} {{{head_trailing}")
+        inner = indent + INDENT
+        prev_end = span.line
+        levels = [s for s in body if s.kind == "level"]
+        align = self._level_widths(levels)
+        for s in body:
+            if s.span.line <= prev_end:
+                prev_end = s.span.line - 1  # two statements on one line: no gap between them
+            self._gap(prev_end, s.span.line, inner, force_blank=False)
+            self._stmt(s, inner, align)
+            prev_end = s.span.end_line
+        self._gap(prev_end, span.end_line, inner, force_blank=False, trailing=True)
+        close_trailing = self._inner_comments(span.end_line, span.end_line, indent) if span.end_line > prev_end else ""
+        self.out.append(f"{indent}}}{close_trailing}")
+
+    # statements ------------------------------------------------------------
+    def _stmt(self, s: ast.Stmt, indent: str, align: tuple[int, int]) -> None:
+        f = s.f
+        if s.kind in SIMPLE:
+            self._emit([indent + SIMPLE[s.kind](f)], s.span, indent)
+        elif s.kind in EXPRESSION:
+            self._emit(long_expr(EXPRESSION[s.kind], f["expr"], indent), s.span, indent)
+        elif s.kind == "measure":
+            m = f["measure"]
+            if m == "count":
+                self._emit([indent + "count"], s.span, indent)
+            else:
+                self._emit(long_expr("rate where " if m == "rate" else m + " ", f["expr"], indent), s.span, indent)
+        elif s.kind == "level":
+            self._emit([indent + self._level(f, align)], s.span, indent)
+        elif s.kind == "override":
+            head = f"for {f['column']} in {expr(f['values'])}"
+            if f["body"] is None:
+                self._emit([f"{indent}{head} = {expr(f['value'])}"], s.span, indent)
+            else:
+                self._block(head, f["body"], s.span, indent)
+        elif s.kind == "given":
+            self._emit(self._given(f, indent), s.span, indent)
+        else:
+            raise TypeError(f"no printer for statement {s.kind}")
+
+    @staticmethod
+    def _level_parts(f) -> tuple[str, str]:
+        cut_kind, op, e = f["cutoff"]
+        cut = "otherwise" if cut_kind == "otherwise" else f"top {expr(e)}" if cut_kind == "top" else f"{op} {expr(e)}"
+        return quote(f["label"]), cut
+
+    def _level_widths(self, levels: list[ast.Stmt]) -> tuple[int, int]:
+        parts = [self._level_parts(s.f) for s in levels]
+        return (max((width(a) for a, _ in parts), default=0), max((width(b) for _, b in parts), default=0))
+
+    def _level(self, f, align: tuple[int, int]) -> str:
+        label, cut = self._level_parts(f)
+        if f["points"] is None:
+            return f"{label}{' ' * (align[0] - width(label))} {cut}"
+        return f"{label}{' ' * (align[0] - width(label))} {cut}{' ' * (align[1] - width(cut))} -> {expr(f['points'])}"
+
+    def _given(self, f, indent: str) -> list[str]:
+        rows = [[f"{name}: {expr(value)}" for name, _, value in fields] for fields, _ in f["rows"]]
+        head = f"{indent}given {f['table']}"
+        if len(rows) == 1:
+            one = f"{head} {{ {', '.join(rows[0])} }}" if rows[0] else f"{head} {{}}"
+            if width(one) <= WIDTH:
+                return [one]
+        out = [head + " {"]
+        inner = indent + INDENT
+        for i, fields in enumerate(rows):
+            line = inner
+            for j, item in enumerate(fields):
+                piece = item + ("," if j < len(fields) - 1 else "")
+                if line.strip() and width(line + " " + piece) > WIDTH:
+                    out.append(line)
+                    line = inner
+                line = line + (" " if line.strip() else "") + piece
+            if line.strip():
+                out.append(line)
+            out.append(f"{indent}}}" + (" {" if i < len(rows) - 1 else ""))
+        return out
