@@ -118,15 +118,20 @@ def _resolve_include(decl: ast.Decl, including: Path, root: Path, reporter: Repo
     target = including.parent / raw
     lexical = Path(os.path.normpath(including.resolve().parent / raw))
     if not _inside(lexical, root):
-        reporter.error("E040", f'include "{raw}" leaves the rulebook root {display_path(root)}', decl.span,
+        reporter.error("E040", f'include "{raw}" leaves the rulebook root ({_folder(root)})', decl.span,
                        notes=("the root is the nearest folder above the rulebook with lhrule.toml, "
                               "pyproject.toml or .git",))
         return None
     if target.exists() and not _inside(target.resolve(), root):
-        reporter.error("E040", f'include "{raw}" follows a symlink out of the rulebook root {display_path(root)}',
+        reporter.error("E040", f'include "{raw}" follows a symlink out of the rulebook root ({_folder(root)})',
                        decl.span)
         return None
     return target
+
+
+def _folder(path: Path) -> str:
+    shown = display_path(path)
+    return "the current folder" if shown == "." else shown
 
 
 def _inside(path: Path, root: Path) -> bool:

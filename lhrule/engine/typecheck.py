@@ -182,7 +182,7 @@ class Checker:
             return None
         candidates = set(scope.params) | set(scope.results) | set(scope.aliases) | {"as_of"}
         if scope.row_table:
-            candidates |= {c.name for c in scope.tables[scope.row_table].columns}
+            candidates |= {c.relation or c.name for c in scope.tables[scope.row_table].columns}
         where = f" in {scope.row_table}" if scope.row_table else ""
         code = "E013" if scope.row_table else "E010"
         self.rep.error(code, f"unknown name `{head}`{where}", e.span, suggestion=did_you_mean(head, candidates))

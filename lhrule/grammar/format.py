@@ -48,14 +48,17 @@ def expr(e: ast.Expr, parent: int = 0) -> str:
         text = f"{'not ' if e.negated else ''}exists {e.table}{alias} where {expr(e.cond)}"
         return f"({text})" if parent > 0 else text
     if isinstance(e, ast.Unary):
-        if e.op == "not":
-            return _wrap(f"not {expr(e.operand, 3)}", 3, parent)
+        if e.op == "not":  # `not (a = 1)` reads better than `not a = 1`; both parse alike
+            inner = e.operand
+            simple = isinstance(inner, (ast.Path, ast.Call, ast.Lit)) or (isinstance(inner, ast.Unary) and inner.op == "not")
+            return _wrap(f"not {expr(inner, 3 if simple else 9)}", 3, parent)
         return f"-{expr(e.operand, 7)}"
     if isinstance(e, ast.Binary):
         p = _PREC[e.op]
-        # compare is not associative; + - * / and and/or associate to the left
-        left = expr(e.left, p + 1 if p == 4 else p)
-        right = expr(e.right, p + 1)
+        # compare is not associative; + - * / and and/or associate to the left; an `and`
+        # inside an `or` keeps its parentheses, for the reader
+        left = expr(e.left, 3 if p == 1 and _is_and(e.left) else p + 1 if p == 4 else p)
+        right = expr(e.right, 3 if p == 1 and _is_and(e.right) else p + 1)
         return _wrap(f"{left} {e.op} {right}", p, parent)
     if isinstance(e, ast.In):
         word = "not in" if e.negated else "in"
@@ -66,6 +69,10 @@ def expr(e: ast.Expr, parent: int = 0) -> str:
     if isinstance(e, ast.Range):
         return f"{expr(e.lo, 5)} .. {expr(e.hi, 5)}"
     raise TypeError(f"no printer for {type(e).__name__}")
+
+
+def _is_and(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Binary) and e.op == "and"
 
 
 def _wrap(text: str, prec: int, parent: int) -> str:

@@ -1,0 +1,36 @@
+"""Shared fixtures. `pytest --update-golden` rewrites the golden files; review them with git diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files from the current output")
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    return request.config.getoption("--update-golden")
+
+
+@pytest.fixture
+def at_root(monkeypatch) -> Path:
+    """Run from the repository root, so file names in messages are stable relative paths."""
+    monkeypatch.chdir(ROOT)
+    return ROOT
+
+
+SCHEMA = (ROOT / "rulebooks" / "common" / "events.rule").read_text(encoding="utf-8")
+
+
+def compile_snippet(text: str):
+    """Compile declarations placed after the standard schema (in one text, no include)."""
+    from lhrule.engine.compile import compile_text
+
+    header = 'rulebook t "t" {\n  timezone "Asia/Shanghai"\n}\n'
+    return compile_text(header + SCHEMA + "\n" + text, "t.rule")

@@ -1,0 +1,104 @@
+"""The `lhrule` command as a user runs it: exit codes, output, and no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lhrule.cli.main import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_check_clean_rulebooks_exits_0(at_root):
+    result = run("check", "rulebooks")
+    assert result.exit_code == 0, result.output
+    assert "no problems" in result.output
+
+
+def test_check_reports_every_mistake_with_carets_and_exits_1(at_root):
+    result = run("check", "tests/golden/bad/names.rule")
+    assert result.exit_code == 1
+    assert result.output.count("error[") == 9
+    assert "tests/golden/bad/names.rule:18:8: error[E012]: unknown table `consultation`" in result.output
+    assert "     |        ^^^^^^^^^^^^" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_json(at_root):
+    result = run("check", "--format", "json", "tests/golden/bad/syntax.rule")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["errors"] == 4
+    first = data["diagnostics"][0]
+    assert (first["code"], first["line"], first["column"]) == ("E001", 8, 15)
+
+
+def test_usage_errors_exit_2(at_root):
+    assert run("check", "no/such/file.rule").exit_code == 2
+    assert run("check", "--format", "yaml", "rulebooks").exit_code == 2
+    assert run("check", "--nope").exit_code == 2
+
+
+def test_fmt_check_and_rewrite(tmp_path):
+    path = tmp_path / "x.rule"
+    path.write_text("param a=1\nparam b = 2  # kept\n", encoding="utf-8")
+    result = run("fmt", "--check", str(path))
+    assert result.exit_code == 1 and "would reformat" in result.output
+    assert path.read_text(encoding="utf-8") == "param a=1\nparam b = 2  # kept\n"
+    assert run("fmt", str(path)).exit_code == 0
+    assert path.read_text(encoding="utf-8") == "param a = 1\nparam b = 2  # kept\n"
+    assert run("fmt", "--check", str(path)).exit_code == 0
+
+
+def test_fmt_refuses_a_file_with_syntax_errors(tmp_path):
+    path = tmp_path / "x.rule"
+    path.write_text("param a = \n", encoding="utf-8")
+    result = run("fmt", str(path))
+    assert result.exit_code == 1
+    assert "the file ends in the middle of a declaration" in result.output
+    assert path.read_text(encoding="utf-8") == "param a = \n"
+
+
+def test_non_utf8_rulebook_is_a_diagnostic_not_a_traceback(tmp_path):
+    (tmp_path / "lhrule.toml").write_text("", encoding="utf-8")
+    path = tmp_path / "gbk.rule"
+    path.write_bytes('param a = "旺旺"\n'.encode("gbk"))
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    assert "is not UTF-8 text" in result.output
+
+
+def test_include_cannot_follow_a_symlink_out_of_the_root(tmp_path):
+    root = tmp_path / "rules"
+    root.mkdir()
+    (root / "lhrule.toml").write_text("", encoding="utf-8")
+    outside = tmp_path / "secret.rule"
+    outside.write_text("param s = 1\n", encoding="utf-8")
+    (root / "link.rule").symlink_to(outside)
+    (root / "main.rule").write_text('include "link.rule"\n', encoding="utf-8")
+    result = run("check", str(root / "main.rule"))
+    assert result.exit_code == 1
+    assert "follows a symlink out of the rulebook root" in result.output
+
+
+def test_console_script_runs():
+    exe = shutil.which("lhrule") or str(Path(sys.executable).parent / "lhrule")
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "check" in out.stdout
+
+
+def test_diagnostics_doc_is_generated_from_the_codes():
+    from lhrule.engine.docs import diagnostics_markdown
+
+    assert (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8") == diagnostics_markdown()
