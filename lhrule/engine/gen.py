@@ -6,9 +6,9 @@ The model (what the shops and their events look like) is in `gen_tables`; this m
 work, turns the model's numpy columns into Arrow arrays and writes the files. Randomness is drawn
 per block of shops, each block from its own child seed (`SeedSequence(seed, spawn_key=(0, b))`),
 so the data does not depend on how blocks are grouped into write batches; blocks are sized by
-`days` alone. Each table is written as it is produced, batch by batch, by a background thread,
-so memory stays bounded by a batch (about a million events). CSV and JSONL are converted from
-the Parquet files by DuckDB at the end, streaming, in the same row order.
+`days` alone. Each table is converted and written as it is produced, batch by batch, on
+background threads, so memory stays bounded by a batch (about half a million events). CSV and
+JSONL are converted from the Parquet files by DuckDB at the end, streaming, in the same order.
 
 Reading the data: timestamps are naive local wall-clock times (Asia/Shanghai), the dataset is
 a snapshot taken at the end of its last day (later events are missing: a refund still open is
@@ -45,13 +45,13 @@ COLUMN_TYPES = {
     "ts": pa.timestamp("s"), "bool": pa.bool_(), "dec": pa.decimal128(12, 2), "int8": pa.int8(),
     "date": pa.date32(),
 }
-# Expected rows per shop-day of a shop of mean size, and the typical delay (days) between an
-# order or consultation and the row, which loses rows at the end of a short period.
-_PER_SHOP_DAY = {"orders": (12.83, 0), "consultations": (15.49, 0), "ratings": (2.27, 0.1),
-                 "reviews": (4.31, 6), "refunds": (1.29, 2.5), "complaints": (0.08, 10),
-                 "help_requests": (0.25, 6), "appeals": (0.18, 4)}
-_BLOCK_EVENTS = 100_000  # events per block of shops, the unit of randomness
-_BATCH_EVENTS = 1_000_000  # events per write batch, the unit of memory
+# Rows per shop-day of a shop of size 1, measured over a year of data, and the typical delay
+# (days) from the order or consultation behind a row, which loses rows past a short period's end.
+_PER_SHOP_DAY = {"orders": (14.0, 0), "consultations": (17.54, 0), "ratings": (2.57, 0.1),
+                 "reviews": (4.80, 6), "refunds": (1.062, 4.7), "complaints": (0.140, 13),
+                 "help_requests": (0.290, 7.4), "appeals": (0.289, 6.1)}
+_BLOCK_SHOP_DAYS = 2_500  # shop-days per block of shops, the unit of randomness (never change it)
+_BATCH_EVENTS = 500_000  # events per write batch, the unit of memory (measured: no faster above)
 _ROW_GROUP = 131_072
 
 
@@ -63,9 +63,9 @@ def estimate_events(shops: int, days: int, start: date = date(2024, 5, 1)) -> in
     factors = model.day_factors(start.toordinal(), days)
     total = 0.0
     for rate, lag in _PER_SHOP_DAY.values():
-        kept = 1.0 if lag == 0 else 1 - lag / days * (1 - math.exp(-days / lag))
-        total += rate * kept
-    return round(shops * factors.sum() * total) + len(model.notices(np.random.default_rng(0), days))
+        total += rate * (1.0 if lag == 0 else 1 - lag / days * (1 - math.exp(-days / lag)))
+    fm = len(model.notices(np.random.default_rng(0), days))
+    return round(shops * factors.sum() * model.mean_size() * total) + fm
 
 
 def generate(out: Path, *, shops: int, days: int, seed: int, fmt: Literal["parquet", "csv", "jsonl"] = "parquet",
@@ -84,16 +84,16 @@ def generate(out: Path, *, shops: int, days: int, seed: int, fmt: Literal["parqu
     n_blocks = -(-shops // per_block)
 
     parts = {t: out / f".{t}.parquet.part" for t in TABLES}
-    writer = _Writer(parts)
+    writer = _Writer(parts, width)
     try:
-        writer.put({"force_majeure": _arrow(model.force_majeure(fm, start_day), width)})
+        writer.put({"force_majeure": [model.force_majeure(fm, start_day)]})
         pending: list[dict[str, dict[str, Col]]] = []
         for b in range(n_blocks):
             gidx = np.arange(b * per_block, min((b + 1) * per_block, shops), dtype=np.int64)
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0, b)))
             pending.append(model.block(rng, gidx, day0, factors, cutoff, fm))
             if b == n_blocks - 1 or sum(_events(p) for p in pending) >= _BATCH_EVENTS:
-                writer.put({t: _arrow(_concat([p[t] for p in pending]), width) for t in pending[0]})
+                writer.put({t: [p[t] for p in pending] for t in pending[0]})
                 pending = []
                 if progress is not None:
                     progress(int(gidx[-1]) + 1, shops)
@@ -108,7 +108,8 @@ def generate(out: Path, *, shops: int, days: int, seed: int, fmt: Literal["parqu
 
 
 def _check(out: Path, shops: int, days: int, seed: int, fmt: str, start: date) -> None:
-    for name, value, low, high in (("shops", shops, 1, MAX_SHOPS), ("days", days, 1, MAX_DAYS), ("seed", seed, 0, None)):
+    bounds = (("shops", shops, 1, MAX_SHOPS), ("days", days, 1, MAX_DAYS), ("seed", seed, 0, None))
+    for name, value, low, high in bounds:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise ValueError(f"{name} must be an integer, got {value!r}")
         if value < low or (high is not None and value > high):
@@ -118,6 +119,8 @@ def _check(out: Path, shops: int, days: int, seed: int, fmt: str, start: date) -
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if not isinstance(start, date) or isinstance(start, datetime):
         raise ValueError(f"start must be a date, got {start!r}")
+    if not date(2000, 1, 1) <= start <= date(2099, 12, 31):  # times are positive seconds; -1 means missing
+        raise ValueError(f"start must be between 2000-01-01 and 2099-12-31, got {start}")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not any((out / f"shops.{f}").exists() for f in FORMATS):
@@ -126,8 +129,8 @@ def _check(out: Path, shops: int, days: int, seed: int, fmt: str, start: date) -
 
 
 def _block_shops(days: int) -> int:
-    per_shop = days * sum(rate for rate, _ in _PER_SHOP_DAY.values())
-    return int(min(max(math.ceil(_BLOCK_EVENTS / per_shop), 4), 4096))
+    """Shops per block: about _BLOCK_SHOP_DAYS shop-days, whatever the model's volumes."""
+    return min(max(math.ceil(_BLOCK_SHOP_DAYS / days), 4), 4096)
 
 
 def _events(tables: dict[str, dict[str, Col]]) -> int:
@@ -135,13 +138,15 @@ def _events(tables: dict[str, dict[str, Col]]) -> int:
 
 
 def _concat(blocks: list[dict[str, Col]]) -> dict[str, Col]:
+    """One table's columns over several blocks."""
     if len(blocks) == 1:
         return blocks[0]
-    out = {}
-    for name, c in blocks[0].items():
-        join = (lambda attr: np.concatenate([getattr(b[name], attr) for b in blocks]))  # noqa: E731
-        out[name] = Col(c.kind, join("values"), c.vocab, c.prefix, join("shop") if c.kind == "id" else None)
-    return out
+
+    def joined(name: str, attr: str) -> np.ndarray:
+        return np.concatenate([getattr(b[name], attr) for b in blocks])
+
+    return {name: Col(c.kind, joined(name, "values"), c.vocab, c.prefix, joined(name, "shop") if c.kind == "id" else None)
+            for name, c in blocks[0].items()}
 
 
 _QUADS = np.array([list(f"{i:04d}".encode()) for i in range(10_000)], np.uint8).view(np.uint32).ravel()
@@ -229,22 +234,33 @@ def _arrow(cols: dict[str, Col], width: int) -> tuple[pa.Table, dict]:
 
 
 class _Writer:
-    """Writes batches of tables to Parquet files on a background thread, in the order given."""
+    """Converts and writes batches on background threads, one file per table, in the order given.
 
-    def __init__(self, paths: dict[str, Path]) -> None:
-        self.paths, self.rows = paths, {t: 0 for t in paths}
+    Two lanes (consultations and ratings; the rest) each own their tables, so a file's batches
+    stay in order while the lanes and the generating thread share the cores."""
+
+    LANES = (("consultations", "ratings"), None)
+
+    def __init__(self, paths: dict[str, Path], width: int) -> None:
+        self.paths, self.width, self.rows = paths, width, {t: 0 for t in paths}
         self.writers: dict[str, pq.ParquetWriter] = {}
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="lhrule-gen-writer", daemon=True)
-        self.thread.start()
+        self.queues = [queue.Queue(maxsize=2) for _ in self.LANES]
+        self.threads = [threading.Thread(target=self._run, args=(q,), name=f"lhrule-gen-{i}", daemon=True)
+                        for i, q in enumerate(self.queues)]
+        for t in self.threads:
+            t.start()
 
-    def _run(self) -> None:
-        while (batch := self.queue.get()) is not None:
+    def _lane(self, table: str) -> int:
+        return next(i for i, lane in enumerate(self.LANES) if lane is None or table in lane)
+
+    def _run(self, q: queue.Queue) -> None:
+        while (batch := q.get()) is not None:
             if self.error is not None:
                 continue
             try:
-                for t, (table, options) in batch.items():
+                for t, blocks in batch.items():
+                    table, options = _arrow(_concat(blocks), self.width)
                     if t not in self.writers:
                         self.writers[t] = pq.ParquetWriter(self.paths[t], table.schema, **options)
                     self.writers[t].write_table(table, row_group_size=_ROW_GROUP)
@@ -252,27 +268,30 @@ class _Writer:
             except BaseException as e:  # re-raised in the generating thread
                 self.error = e
 
-    def put(self, batch: dict[str, pa.Table]) -> None:
+    def put(self, batch: dict[str, list[dict[str, Col]]]) -> None:
+        """Hand over one batch: per table, the columns of its blocks."""
         if self.error is not None:
             raise self.error
-        self.queue.put(batch)
+        for i, q in enumerate(self.queues):
+            q.put({t: blocks for t, blocks in batch.items() if self._lane(t) == i})
 
-    def close(self) -> dict[str, int]:
-        self.queue.put(None)
-        self.thread.join()
+    def _stop(self) -> None:
+        for q in self.queues:
+            q.put(None)
+        for t in self.threads:
+            t.join()
         for w in self.writers.values():
             w.close()
+
+    def close(self) -> dict[str, int]:
+        self._stop()
         if self.error is not None:
             raise self.error
         return self.rows
 
     def abort(self) -> None:
-        if self.thread.is_alive():
-            self.error = self.error or RuntimeError("aborted")
-            self.queue.put(None)
-            self.thread.join()
-        for w in self.writers.values():
-            w.close()
+        self.error = self.error or RuntimeError("aborted")
+        self._stop()
 
 
 def _finish(out: Path, parts: dict[str, Path], fmt: str) -> None:
@@ -283,7 +302,7 @@ def _finish(out: Path, parts: dict[str, Path], fmt: str) -> None:
     else:
         import duckdb
 
-        con = duckdb.connect()
+        con = duckdb.connect(config={"memory_limit": "1GB"})  # bounded, like the generation
         for t, p in parts.items():
             schema = pq.read_schema(p)
             cols = ", ".join(f"strftime(\"{f.name}\", '%Y-%m-%dT%H:%M:%S') AS \"{f.name}\""

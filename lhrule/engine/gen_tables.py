@@ -12,7 +12,10 @@ after it is known, so later timestamps become missing (a refund completing later
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import date
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -78,7 +81,7 @@ _HOURS_CONSULT = np.array([1.2, 0.6, 0.3, 0.2, 0.2, 0.3, 0.6, 1.5, 3.5, 5.5, 6.5
 _HOURS_ORDER = np.array([1.5, 0.8, 0.4, 0.2, 0.2, 0.3, 0.6, 1.5, 3.0, 4.5, 5.5, 5.5,
                          5.0, 5.0, 5.0, 5.0, 4.5, 4.5, 4.5, 5.5, 7.0, 7.5, 7.0, 4.0])
 # minutes of day around the rules' edges: 07:59/08:00, 22:58..23:00, and just before midnight
-_EDGE_MINUTES = np.array([7 * 60 + 59, 8 * 60, 22 * 60 + 58, 22 * 60 + 59, 23 * 60] + list(range(23 * 60 + 50, 24 * 60)))
+_EDGE_MINUTES = np.array([7 * 60 + 59, 8 * 60, 22 * 60 + 58, 22 * 60 + 59, 23 * 60, *range(23 * 60 + 50, 24 * 60)])
 
 REPLY_KINDS = ["human", "bot", "auto", "quick"]
 LEVELS = ["very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied"]
@@ -116,10 +119,17 @@ class Col:
     shop: np.ndarray | None = None  # id: the shop index each sequence number belongs to
 
 
+def mean_size() -> float:
+    """The expected shop size: E[min(log-normal, cap)] times the category factors' mean."""
+    phi = NormalDist().cdf
+    mu, sigma = -SIZE_SIGMA**2 / 2, SIZE_SIGMA
+    log_cap = math.log(SIZE_CAP)
+    capped = phi((log_cap - mu - sigma**2) / sigma) + SIZE_CAP * (1 - phi((log_cap - mu) / sigma))
+    return capped * float(_CAT_W @ _CAT_SIZE)
+
+
 def day_factors(start_ordinal: int, days: int) -> np.ndarray:
     """Activity per day: a weekly rhythm, the 618 and 双11 sales."""
-    from datetime import date
-
     out = np.empty(days)
     for i in range(days):  # per day, not per event
         d = date.fromordinal(start_ordinal + i)
@@ -132,6 +142,29 @@ def day_factors(start_ordinal: int, days: int) -> np.ndarray:
     return out
 
 
+_RES = 1 << 14
+_Z = np.array([NormalDist().inv_cdf((i + 0.5) / _RES) for i in range(_RES)], np.float32)
+
+
+def _table(weights) -> np.ndarray:
+    """A lookup table for fast draws from fixed categorical weights (to 1/16384)."""
+    cum = np.cumsum(weights) / np.sum(weights)
+    return np.minimum(np.searchsorted(cum, (np.arange(_RES) + 0.5) / _RES), len(cum) - 1)
+
+
+def _draw(rng: np.random.Generator, table: np.ndarray, n: int) -> np.ndarray:
+    return table[rng.integers(0, len(table), n)]
+
+
+def _u(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.random(n, dtype=np.float32)
+
+
+_HOME_TABLE, _RECV_TABLE = _table(_HOME_W), _table(_RECV_W)
+_SIDE_TABLE = _table(np.where(_CAT_SHIPS < 1, 0, _CAT_W))  # a shop's other categories: no cars
+_CONSULT_HOUR_TABLE, _ORDER_HOUR_TABLE, _TOPIC_TABLE = _table(_HOURS_CONSULT), _table(_HOURS_ORDER), _table(_TOPIC_W)
+
+
 def _lerp_log(q: np.ndarray, best: float, worst: float) -> np.ndarray:
     """A median that moves geometrically from `worst` (q=0) to `best` (q=1)."""
     return np.exp(np.log(worst) + (np.log(best) - np.log(worst)) * q)
@@ -139,7 +172,7 @@ def _lerp_log(q: np.ndarray, best: float, worst: float) -> np.ndarray:
 
 def _pick(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
     """Categorical draws, one per row of cumulative probabilities `cum` (n, k)."""
-    return (rng.random(len(cum))[:, None] > cum[:, :-1]).sum(axis=1)
+    return (_u(rng, len(cum))[:, None] > cum[:, :-1]).sum(axis=1)
 
 
 def _mix(rng: np.random.Generator, q: np.ndarray, good: list[float], bad: list[float]) -> np.ndarray:
@@ -149,7 +182,7 @@ def _mix(rng: np.random.Generator, q: np.ndarray, good: list[float], bad: list[f
 
 
 def _lognormal(rng: np.random.Generator, median: np.ndarray | float, sigma: float, n: int) -> np.ndarray:
-    return (median * np.exp(sigma * rng.standard_normal(n))).astype(np.int64)
+    return (median * np.exp(sigma * _draw(rng, _Z, n))).astype(np.int64)
 
 
 def _cut(t: np.ndarray, cutoff: int) -> np.ndarray:
@@ -165,21 +198,25 @@ class Shops:
     home: np.ndarray
     n_sub: np.ndarray
     night: np.ndarray  # staffs customer service at night
+    bot: np.ndarray  # uses 店小蜜
     q: dict[str, np.ndarray]
 
 
 def draw_shops(rng: np.random.Generator, gidx: np.ndarray) -> Shops:
     n = len(gidx)
-    cat = rng.choice(len(CATEGORIES), n, p=_CAT_W)
+    # systematic sampling: every block holds each category in proportion, rare ones (新车) included
+    cat = np.searchsorted(np.cumsum(_CAT_W), (rng.random() + np.arange(n)) / n)
+    cat = rng.permutation(np.minimum(cat, len(CATEGORIES) - 1))
     plat = _pick(rng, _CAT_PLAT_CUM[cat])
-    z = rng.standard_normal(n)
+    # stratified within the block, so a block's total volume (and the dataset's) varies little
+    z = np.interp((rng.permutation(n) + rng.random(n)) / n, (np.arange(_RES) + 0.5) / _RES, _Z)
     size = np.minimum(np.exp(SIZE_SIGMA * z - SIZE_SIGMA**2 / 2), SIZE_CAP) * _CAT_SIZE[cat]
     base = rng.beta(1.1, 1.1, n)
     q = {k: np.clip(base + 0.18 * rng.standard_normal(n), 0.01, 0.99)
          for k in ("consult", "logistics", "after", "dispute", "sat", "item")}
-    n_sub = np.clip(1 + (size * 1.5 + 2 * rng.random(n)).astype(int), 1, len(_SUB_NAMES))
-    night = rng.random(n) < 0.2 + 0.3 * q["consult"]
-    return Shops(gidx, cat, plat, size, rng.choice(len(PROVINCES), n, p=_HOME_W), n_sub, night, q)
+    n_sub = np.clip(1 + (size * 1.5 + 2 * _u(rng, n)).astype(int), 1, len(_SUB_NAMES))
+    night = _u(rng, n) < 0.2 + 0.3 * q["consult"]
+    return Shops(gidx, cat, plat, size, _draw(rng, _HOME_TABLE, n), n_sub, night, _u(rng, n) < 0.5, q)
 
 
 def shop_table(rng: np.random.Generator, sh: Shops) -> dict[str, Col]:
@@ -187,7 +224,7 @@ def shop_table(rng: np.random.Generator, sh: Shops) -> dict[str, Col]:
     a, b = rng.integers(0, len(_NAME_A), n), rng.integers(0, 60, n)
     names = np.array([_NAME_A[i] + CAT_NAMES[c].split("/")[0] + _NAME_B[PLATFORMS[p]][j % len(_NAME_B[PLATFORMS[p]])]
                       for i, c, p, j in zip(a, sh.cat, sh.plat, b)], dtype=object)  # per shop, not per event
-    names[rng.random(n) < 0.03] = None
+    names[_u(rng, n) < 0.03] = None
     return {"shop_id": Col("shop", sh.gidx), "name": Col("text", names),
             "main_category": Col("label", sh.cat, CAT_NAMES), "platform": Col("label", sh.plat, PLATFORMS)}
 
@@ -200,16 +237,15 @@ def _cells(rng: np.random.Generator, rate: np.ndarray, factors: np.ndarray) -> t
 
 
 def _time_of_day(rng: np.random.Generator, hours: np.ndarray, n: int) -> np.ndarray:
-    cum = np.cumsum(hours) / hours.sum()
-    return np.searchsorted(cum, rng.random(n)) * HOUR + rng.integers(0, HOUR, n)
+    return _draw(rng, hours, n) * HOUR + rng.integers(0, HOUR, n)
 
 
 def _buyers(rng: np.random.Generator, sh: Shops, shop: np.ndarray) -> np.ndarray:
     """Buyer numbers: mostly a shop's own customers (some coming back), some from anywhere."""
     pool = (300 + 3000 * sh.size[shop]).astype(np.int64)
-    local = (pool * rng.random(len(shop)) ** 2).astype(np.int64)
+    local = (pool * _u(rng, len(shop)) ** 2).astype(np.int64)
     own = (sh.gidx[shop] * 1_000_003 + local) % 100_000_000
-    return np.where(rng.random(len(shop)) < 0.1, rng.integers(0, 100_000_000, len(shop)), own)
+    return np.where(_u(rng, len(shop)) < 0.1, rng.integers(0, 100_000_000, len(shop)), own)
 
 
 def _order(shop: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -230,13 +266,13 @@ def _take(cols: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]
 def consultations(rng: np.random.Generator, sh: Shops, day0: np.ndarray, factors: np.ndarray, cutoff: int):
     n_shops = len(sh.gidx)
     shop, day = _cells(rng, CONSULT_RATE * sh.size, factors)
-    tod = _time_of_day(rng, _HOURS_CONSULT, len(shop))
-    edge = rng.random(len(shop)) < EDGE_P
+    tod = _time_of_day(rng, _CONSULT_HOUR_TABLE, len(shop))
+    edge = _u(rng, len(shop)) < EDGE_P
     tod[edge] = _EDGE_MINUTES[rng.integers(0, len(_EDGE_MINUTES), edge.sum())] * MIN + rng.integers(0, MIN, edge.sum())
-    sub = (rng.random(len(shop)) * sh.n_sub[shop]).astype(np.int64)
+    sub = (_u(rng, len(shop)) * sh.n_sub[shop]).astype(np.int64)
     buyer = _buyers(rng, sh, shop)
     # a buyer asking the same sub-account again later that day: a consultation of its own
-    rep = np.flatnonzero(rng.random(len(shop)) < REPEAT_P)
+    rep = np.flatnonzero(_u(rng, len(shop)) < REPEAT_P)
     rep_tod = tod[rep] + MIN + rng.exponential(40 * MIN, len(rep)).astype(np.int64)
     rep, rep_tod = rep[rep_tod < DAY], rep_tod[rep_tod < DAY]
     shop, day, sub, buyer = (np.concatenate([a, a[rep]]) for a in (shop, day, sub, buyer))
@@ -246,7 +282,7 @@ def consultations(rng: np.random.Generator, sh: Shops, day0: np.ndarray, factors
 
     qc = sh.q["consult"]
     p_none = 0.01 + 0.12 * (1 - qc)
-    p_bot = np.where(sh.gidx % 2 == 0, 0.1 + 0.3 * qc, 0.0)  # half the shops use 店小蜜
+    p_bot = np.where(sh.bot, 0.1 + 0.3 * qc, 0.0)
     p_auto, p_quick = 0.02 + 0.10 * (1 - qc), 0.02 + 0.06 * (1 - qc)
     p_human = 1 - p_none - p_bot - p_auto - p_quick
     cum = np.cumsum(np.stack([p_none, p_human, p_bot, p_auto, p_quick], axis=1), axis=1)
@@ -258,10 +294,10 @@ def consultations(rng: np.random.Generator, sh: Shops, day0: np.ndarray, factors
     human_at = np.where(off, morning + _lognormal(rng, 300, 1.0, n), asked + human_delay)
     machine_at = asked + rng.integers(1, 12, n)
     first = np.where(kind == 0, human_at, np.where(kind > 0, machine_at, NA))
-    later_human = (kind > 0) & (rng.random(n) < 0.55)
+    later_human = (kind > 0) & (_u(rng, n) < 0.55)
     first_human = np.where(kind == 0, human_at, np.where(later_human, np.maximum(human_at, machine_at + 20), NA))
-    blocked = rng.random(n) < (0.005 + 0.035 * (1 - qc))[shop]
-    silent = blocked & (rng.random(n) < 0.6)
+    blocked = _u(rng, n) < (0.005 + 0.035 * (1 - qc))[shop]
+    silent = blocked & (_u(rng, n) < 0.6)
     first, first_human, kind = (np.where(silent, NA, a) for a in (first, first_human, kind))
     first, first_human = _cut(first, cutoff), _cut(first_human, cutoff)
     kind = np.where(first == NA, NA, kind)
@@ -279,14 +315,14 @@ def consultations(rng: np.random.Generator, sh: Shops, day0: np.ndarray, factors
 
 
 def ratings(rng: np.random.Generator, sh: Shops, c: dict[str, np.ndarray], cutoff: int) -> dict[str, Col]:
-    idx = np.flatnonzero(~c["blocked"] & (rng.random(len(c["shop"])) < RATING_P))
+    idx = np.flatnonzero(~c["blocked"] & (_u(rng, len(c["shop"])) < RATING_P))
     shop = c["shop"][idx]
     base = np.where(c["first"][idx] >= 0, c["first"][idx], c["asked"][idx])
     rated = base + np.minimum(_lognormal(rng, 20 * MIN, 1.5, len(idx)), 2 * DAY)
     answered = c["kind"][idx] >= 0
     level = _mix(rng, sh.q["sat"][shop] * np.where(answered, 1.0, 0.3),
                  [80, 15, 3, 1, 1], [30, 25, 20, 12, 13])
-    sub = np.where(rng.random(len(idx)) < 0.03, NA, c["sub"][idx])
+    sub = np.where(_u(rng, len(idx)) < 0.03, NA, c["sub"][idx])
     keep = np.flatnonzero(rated <= cutoff)
     o = keep[_order(shop[keep], rated[keep])]
     shop = shop[o]
@@ -315,34 +351,33 @@ def orders(rng: np.random.Generator, sh: Shops, day0: np.ndarray, factors: np.nd
     n_shops = len(sh.gidx)
     shop, day = _cells(rng, ORDER_RATE * sh.size, factors)
     n = len(shop)
-    paid = day0[day] + _time_of_day(rng, _HOURS_ORDER, n)
+    paid = day0[day] + _time_of_day(rng, _ORDER_HOUR_TABLE, n)
     o = _order(shop, paid)
     shop, day, paid = shop[o], day[o], paid[o]
-    side_w = np.where(_CAT_SHIPS < 1, 0, _CAT_W) / np.where(_CAT_SHIPS < 1, 0, _CAT_W).sum()
-    side = (rng.random(n) < 0.1) & (_CAT_SHIPS[sh.cat[shop]] == 1)
-    cat = np.where(side, rng.choice(len(CATEGORIES), n, p=side_w), sh.cat[shop])
-    yuan = _CAT_AMOUNT[cat] * np.exp(0.7 * rng.standard_normal(n))
-    ending = rng.random(n)  # 199.00, 198.90, or any cents
+    side = (_u(rng, n) < 0.1) & (_CAT_SHIPS[sh.cat[shop]] == 1)
+    cat = np.where(side, _draw(rng, _SIDE_TABLE, n), sh.cat[shop])
+    yuan = _CAT_AMOUNT[cat] * np.exp(0.7 * _draw(rng, _Z, n))
+    ending = _u(rng, n)  # 199.00, 198.90, or any cents
     cents = np.where(ending < 0.5, np.ceil(yuan) * 100, np.where(ending < 0.75, np.ceil(yuan) * 100 - 10, yuan * 100))
     cents = np.maximum(cents.astype(np.int64), 1)
 
     ql = sh.q["logistics"][shop]
-    ship_r = np.where(rng.random(n) < 0.9, sh.home[shop], rng.choice(len(PROVINCES), n, p=_HOME_W))
-    recv_r = rng.choice(len(PROVINCES), n, p=_RECV_W)
+    ship_r = np.where(_u(rng, n) < 0.9, sh.home[shop], _draw(rng, _HOME_TABLE, n))
+    recv_r = _draw(rng, _RECV_TABLE, n)
     shipped = paid + _lognormal(rng, _lerp_log(ql, 3 * HOUR, 30 * HOUR), 0.8, n)
     picked = _open_hours(rng, shipped + _lognormal(rng, 2 * HOUR, 0.7, n), 8, 20)
     picked += np.where(_in_notice(fm, ship_r, day), rng.integers(DAY, 4 * DAY, n), 0)
-    transit = (12 + _DIST_KM[ship_r, recv_r] / 35) * HOUR * np.exp(0.25 * rng.standard_normal(n))
+    transit = (12 + _DIST_KM[ship_r, recv_r] / 35) * HOUR * np.exp(0.25 * _draw(rng, _Z, n))
     delivered = _open_hours(rng, picked + transit.astype(np.int64), 8, 21)
     delivered += np.where(_in_notice(fm, recv_r, day), rng.integers(DAY, 3 * DAY, n), 0)
-    ships = rng.random(n) < _CAT_SHIPS[cat]
-    never = ~ships | (rng.random(n) < 0.003 + 0.03 * (1 - ql))
-    shipped = np.where(~ships | (never & (rng.random(n) < 0.5)), NA, shipped)
+    ships = _u(rng, n) < _CAT_SHIPS[cat]
+    never = ~ships | (_u(rng, n) < 0.003 + 0.03 * (1 - ql))
+    shipped = np.where(~ships | (never & (_u(rng, n) < 0.5)), NA, shipped)
     picked = np.where(never, NA, picked)
-    delivered = np.where(never | (rng.random(n) < 0.002), NA, delivered)
+    delivered = np.where(never | (_u(rng, n) < 0.002), NA, delivered)
     od = dict(shop=shop, seq=_seq(shop, n_shops), day=day, paid=paid, shipped=shipped, picked=picked,
               delivered=delivered, ship_r=ship_r, recv_r=recv_r, cents=cents, ships=ships, cat=cat)
-    gone = rng.random((2, n)) < 0.01
+    gone = _u(rng, 2 * n).reshape(2, n) < 0.01
     table = {"order_id": Col("id", od["seq"], prefix="o", shop=sh.gidx[shop]), "shop_id": Col("shop", sh.gidx[shop]),
              "buyer_id": Col("buyer", _buyers(rng, sh, shop)), "category": Col("label", cat, CAT_NAMES),
              "paid_at": Col("ts", paid), "shipped_at": Col("ts", _cut(shipped, cutoff)),
@@ -366,7 +401,7 @@ def _order_ref(sh: Shops, od: dict, oi: np.ndarray) -> Col:
 
 def reviews(rng: np.random.Generator, sh: Shops, od: dict, cutoff: int) -> dict[str, Col]:
     n = len(od["shop"])
-    oi = np.flatnonzero(np.where(od["ships"], od["delivered"] >= 0, True) & (rng.random(n) < REVIEW_P))
+    oi = np.flatnonzero(np.where(od["ships"], od["delivered"] >= 0, True) & (_u(rng, n) < REVIEW_P))
     shop = od["shop"][oi]
     created = np.where(od["ships"][oi], od["delivered"][oi] + HOUR, od["paid"][oi] + 3 * DAY)
     created = created + rng.exponential(3 * DAY, len(oi)).astype(np.int64)
@@ -385,34 +420,38 @@ def reviews(rng: np.random.Generator, sh: Shops, od: dict, cutoff: int) -> dict[
 def refunds(rng: np.random.Generator, sh: Shops, od: dict, cutoff: int):
     n = len(od["shop"])
     qa = sh.q["after"][od["shop"]]
-    oi = np.flatnonzero(rng.random(n) < (0.03 + 0.08 * (1 - qa)) * _CAT_REFUND[od["cat"]])
+    oi = np.flatnonzero(_u(rng, n) < (0.03 + 0.08 * (1 - qa)) * _CAT_REFUND[od["cat"]])
     m, shop = len(oi), od["shop"][oi]
     paid, shipped, picked, delivered = (od[k][oi] for k in ("paid", "shipped", "picked", "delivered"))
     qa, qd = sh.q["after"][shop], sh.q["dispute"][shop]
-    before = (shipped < 0) | (rng.random(m) < 0.3)
+    before = (shipped < 0) | (_u(rng, m) < 0.3)
     until = np.where(shipped >= 0, shipped - paid, 3 * DAY)
     after_base = np.where(delivered >= 0, delivered, np.where(picked >= 0, picked, paid + 2 * DAY))
-    requested = np.where(before, paid + MIN * 5 + (rng.random(m) * until).astype(np.int64),
+    requested = np.where(before, paid + (_u(rng, m) * until).astype(np.int64),
                          after_base + 10 * MIN + rng.exponential(2 * DAY, m).astype(np.int64))
-    kind = np.where(before, 0, (rng.random(m) < 0.6).astype(np.int64))
-    intervened = rng.random(m) < 0.02 + 0.15 * (1 - qd)
-    against = intervened & (rng.random(m) < 0.3 + 0.4 * (1 - qd))
-    cancelled = ~intervened & (rng.random(m) < 0.08)
-    agreed = np.where((~intervened | (rng.random(m) < 0.3)) & ~cancelled,
+    kind = np.where(before, 0, (_u(rng, m) < 0.6).astype(np.int64))
+    intervened = _u(rng, m) < 0.02 + 0.15 * (1 - qd)
+    against = intervened & (_u(rng, m) < 0.3 + 0.4 * (1 - qd))
+    cancelled = ~intervened & (_u(rng, m) < 0.08)
+    agreed = np.where((~intervened | (_u(rng, m) < 0.3)) & ~cancelled,
                       requested + _lognormal(rng, _lerp_log(qa, 20 * MIN, 30 * HOUR), 1.0, m), NA)
-    no_return = rng.random(m) < 0.1
+    no_return = _u(rng, m) < 0.1
     returned = np.where((kind == 1) & (agreed >= 0) & ~no_return, agreed + _lognormal(rng, 20 * HOUR, 0.8, m), NA)
-    received = returned + rng.integers(2 * DAY, 4 * DAY, m) + _lognormal(rng, _lerp_log(qa, 2 * HOUR, 48 * HOUR), 0.8, m)
+    checked = _lognormal(rng, _lerp_log(qa, 2 * HOUR, 48 * HOUR), 0.8, m)  # the merchant confirms receipt
+    received = returned + rng.integers(2 * DAY, 4 * DAY, m) + checked
     completed = np.select(
         [intervened, cancelled, kind == 0, no_return],
-        [requested + rng.integers(2 * DAY, 10 * DAY, m), requested + rng.integers(10 * MIN, 2 * DAY, m),
+        [np.maximum(requested + rng.integers(2 * DAY, 10 * DAY, m), np.maximum(agreed, returned) + HOUR),
+         requested + rng.integers(10 * MIN, 2 * DAY, m),
          agreed + rng.integers(0, 30 * MIN, m), agreed + 7 * DAY], received)
-    closed = cancelled | ((kind == 1) & no_return & ~intervened) | (intervened & ~against & (rng.random(m) < 0.5))
+    closed = cancelled | ((kind == 1) & no_return & ~intervened) | (intervened & ~against & (_u(rng, m) < 0.5))
     status = np.where(completed > cutoff, 2, np.where(closed, 1, 0))
-    partial = rng.random(m) < 0.15
-    cents = np.where(partial, np.maximum(od["cents"][oi] * rng.uniform(0.1, 0.9, m), 1), od["cents"][oi]).astype(np.int64)
-    reason = np.where(before, rng.integers(0, len(REASONS_BEFORE), m), len(REASONS_BEFORE) + rng.integers(0, len(REASONS_AFTER), m))
-    reason = np.where(rng.random(m) < 0.08, NA, reason)
+    partial = _u(rng, m) < 0.15
+    paid_cents = od["cents"][oi]
+    cents = np.where(partial, np.maximum(paid_cents * rng.uniform(0.1, 0.9, m), 1), paid_cents).astype(np.int64)
+    nb = len(REASONS_BEFORE)
+    reason = np.where(before, rng.integers(0, nb, m), nb + rng.integers(0, len(REASONS_AFTER), m))
+    reason = np.where(_u(rng, m) < 0.08, NA, reason)
     o = _sorted(sh, shop, requested, cutoff)
     table = {"refund_id": Col("id", _seq(shop[o], len(sh.gidx)), prefix="rf", shop=sh.gidx[shop[o]]),
              "shop_id": Col("shop", sh.gidx[shop[o]]), "order_id": _order_ref(sh, od, oi[o]),
@@ -420,21 +459,22 @@ def refunds(rng: np.random.Generator, sh: Shops, od: dict, cutoff: int):
              "requested_at": Col("ts", requested[o]), "merchant_agreed_at": Col("ts", _cut(agreed[o], cutoff)),
              "buyer_returned_at": Col("ts", _cut(returned[o], cutoff)),
              "completed_at": Col("ts", _cut(completed[o], cutoff)), "status": Col("label", status[o], REFUND_STATUS),
-             "platform_intervened": Col("bool", intervened[o]), "dispute_ruled_against_merchant": Col("bool", against[o]),
+             "platform_intervened": Col("bool", intervened[o]),
+             "dispute_ruled_against_merchant": Col("bool", against[o]),
              "amount": Col("dec", cents[o]), "reason": Col("label", reason[o], REASONS)}
     return table, dict(oi=oi, against=against, ruled=completed)
 
 
 def complaints(rng: np.random.Generator, sh: Shops, od: dict, cutoff: int) -> dict[str, Col]:
     qd = sh.q["dispute"][od["shop"]]
-    oi = np.flatnonzero(rng.random(len(qd)) < 0.002 + 0.015 * (1 - qd))
+    oi = np.flatnonzero(_u(rng, len(qd)) < 0.002 + 0.015 * (1 - qd))
     m, shop, qd = len(oi), od["shop"][oi], qd[oi]
     filed = od["paid"][oi] + rng.integers(DAY, 20 * DAY, m)
-    ruled = np.where(rng.random(m) < 0.06, NA, filed + _lognormal(rng, 3 * DAY, 0.5, m))
+    ruled = np.where(_u(rng, m) < 0.06, NA, filed + _lognormal(rng, 3 * DAY, 0.5, m))
     ruled = _cut(ruled, cutoff)
-    by_merchant = rng.random(m) < 0.2 + 0.4 * qd
-    upheld = (ruled >= 0) & (rng.random(m) < (0.2 + 0.5 * (1 - qd)) * np.where(by_merchant, 0.3, 1.0))
-    ref = np.where(rng.random(m) < 0.1, NA, oi)
+    by_merchant = _u(rng, m) < 0.2 + 0.4 * qd
+    upheld = (ruled >= 0) & (_u(rng, m) < (0.2 + 0.5 * (1 - qd)) * np.where(by_merchant, 0.3, 1.0))
+    ref = np.where(_u(rng, m) < 0.1, NA, oi)
     o = _sorted(sh, shop, filed, cutoff)
     ref_col = _order_ref(sh, od, ref[o])
     return {"complaint_id": Col("id", _seq(shop[o], len(sh.gidx)), prefix="cp", shop=sh.gidx[shop[o]]),
@@ -446,14 +486,14 @@ def complaints(rng: np.random.Generator, sh: Shops, od: dict, cutoff: int) -> di
 def help_requests(rng: np.random.Generator, sh: Shops, od: dict, day0: np.ndarray, factors: np.ndarray,
                   cutoff: int) -> dict[str, Col]:
     qd = sh.q["dispute"][od["shop"]]
-    oi = np.flatnonzero(rng.random(len(qd)) < 0.004 + 0.025 * (1 - qd))
+    oi = np.flatnonzero(_u(rng, len(qd)) < 0.004 + 0.025 * (1 - qd))
     loose_shop, loose_day = _cells(rng, 0.05 * sh.size, factors)  # not about one order
     shop = np.concatenate([od["shop"][oi], loose_shop])
     created = np.concatenate([od["paid"][oi] + rng.integers(HOUR, 15 * DAY, len(oi)),
-                              day0[loose_day] + _time_of_day(rng, _HOURS_CONSULT, len(loose_day))])
+                              day0[loose_day] + _time_of_day(rng, _CONSULT_HOUR_TABLE, len(loose_day))])
     ref = np.concatenate([oi, np.full(len(loose_shop), NA)])
-    topic = rng.choice(len(TOPICS), len(shop), p=_TOPIC_W)
-    topic = np.where(rng.random(len(shop)) < 0.05, NA, topic)
+    topic = _draw(rng, _TOPIC_TABLE, len(shop))
+    topic = np.where(_u(rng, len(shop)) < 0.05, NA, topic)
     o = _sorted(sh, shop, created, cutoff)
     return {"request_id": Col("id", _seq(shop[o], len(sh.gidx)), prefix="hr", shop=sh.gidx[shop[o]]),
             "shop_id": Col("shop", sh.gidx[shop[o]]), "order_id": _order_ref(sh, od, ref[o]),
@@ -461,16 +501,16 @@ def help_requests(rng: np.random.Generator, sh: Shops, od: dict, day0: np.ndarra
 
 
 def appeals(rng: np.random.Generator, sh: Shops, od: dict, rf: dict, fm: list, cutoff: int) -> dict[str, Col]:
-    keen = rng.random(len(sh.gidx)) * 0.12  # how readily a shop appeals
+    keen = _u(rng, len(sh.gidx)) * 0.12  # how readily a shop appeals
     late = od["ships"] & ((od["picked"] < 0) | (od["picked"] - od["paid"] > DAY))
-    a = np.flatnonzero(late & (rng.random(len(late)) < keen[od["shop"]]))
+    a = np.flatnonzero(late & (_u(rng, len(late)) < keen[od["shop"]]))
     fm_hit = _in_notice(fm, od["ship_r"][a], od["day"][a]) | _in_notice(fm, od["recv_r"][a], od["day"][a])
     filed_a = od["paid"][a] + DAY + rng.integers(HOUR, 3 * DAY, len(a))
-    ok_a = rng.random(len(a)) < np.where(fm_hit, 0.9, 0.35)
-    r = np.flatnonzero(rf["against"] & (rng.random(len(rf["oi"])) < 3 * keen[od["shop"][rf["oi"]]]))
+    ok_a = _u(rng, len(a)) < np.where(fm_hit, 0.9, 0.35)
+    r = np.flatnonzero(rf["against"] & (_u(rng, len(rf["oi"])) < 3 * keen[od["shop"][rf["oi"]]]))
     wait = rng.integers(HOUR, 96 * HOUR, len(r))  # beyond 72 h is too late
     filed_r = rf["ruled"][r] + wait
-    ok_r = (wait <= 72 * HOUR) & (rng.random(len(r)) < 0.4)
+    ok_r = (wait <= 72 * HOUR) & (_u(rng, len(r)) < 0.4)
     oi = np.concatenate([a, rf["oi"][r]])
     indicator = np.concatenate([np.zeros(len(a), np.int64), np.ones(len(r), np.int64)])
     filed = np.concatenate([filed_a, filed_r])
