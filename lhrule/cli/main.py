@@ -47,6 +47,26 @@ def rule_files(paths: list[Path]) -> list[Path]:
     return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
 
 
+def compile_or_exit(path: Path):
+    """Compile a rulebook for a command that runs it; on errors print them and exit 1."""
+    from lhrule.api import Rulebook
+    from lhrule.engine.compile import compile_rulebook
+    from lhrule.engine.diagnostics import render, summary
+
+    if not path.is_file():
+        raise usage_error(f"no such rulebook: {path}")
+    result = compile_rulebook(path)
+    if not result.ok:
+        errors = [d for d in result.diagnostics if d.is_error]
+        for d in errors:
+            typer.echo(render(d, result.sources) + "\n", err=True)
+        typer.echo(f"{path}: {summary(errors)}; fix them and run again (lhrule check {path})", err=True)
+        raise typer.Exit(1)
+    if result.rulebook.entity is None:
+        raise usage_error(f"{path} declares no entity table to score (include the standard schema?)")
+    return Rulebook(result.rulebook, path, result.sources)
+
+
 @app.command()
 def check(
     paths: Paths,
@@ -128,6 +148,9 @@ def fmt(
     done = "would be reformatted" if check_only else "reformatted"
     typer.echo(f"{len(changed)} of {len(files)} file{'s' if len(files) != 1 else ''} {done}", err=True)
     raise typer.Exit(1 if broken or (check_only and changed) else 0)
+
+
+from lhrule.cli import scoring  # noqa: E402,F401  (registers score, test, demo)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m lhrule`

@@ -1,0 +1,152 @@
+"""`lhrule score`, `lhrule test` and `lhrule demo`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lhrule.cli.main import app, compile_or_exit, usage_error
+
+EXAMPLE_DATA = Path("examples/data")
+DEMO_RULEBOOK = Path("rulebooks/tejia/response-3min.rule")
+DEMO_AS_OF = dt.date(2024, 6, 30)
+
+
+def _date(value: str | None, flag: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise usage_error(f"{flag} takes a date such as 2024-06-30, not {value!r}") from None
+
+
+@app.command()
+def score(
+    rulebook: Annotated[Path, typer.Argument(help="The rulebook (.rule) to score with.", show_default=False)],
+    data: Annotated[Path, typer.Option("--data", help="The dataset folder.", show_default=False)],
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="The evaluation date T.")] = None,
+    start: Annotated[Optional[str], typer.Option("--from", help="First day of a range to score.")] = None,
+    end: Annotated[Optional[str], typer.Option("--to", help="Last day of a range to score.")] = None,
+    shop: Annotated[Optional[list[str]], typer.Option("--shop", help="Score only this shop (repeatable).")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json, csv or parquet.")] = "table",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the result to this file.")] = None,
+) -> None:
+    """Score every shop of a dataset for a date, or for every day of a range."""
+    if format not in ("table", "json", "csv", "parquet"):
+        raise usage_error(f"--format must be table, json, csv or parquet, not {format!r}")
+    if format == "parquet" and out is None:
+        raise usage_error("--format parquet needs --out FILE")
+    day, first, last = _date(as_of, "--as-of"), _date(start, "--from"), _date(end, "--to")
+    if day is None and first is None and last is None:
+        raise usage_error("say which day to score: --as-of DATE, or --from DATE --to DATE")
+    if day is not None and (first or last):
+        raise usage_error("give --as-of, or --from and --to, not both")
+    if first and last and last < first:
+        raise usage_error(f"--to {last} is before --from {first}")
+    rb = compile_or_exit(rulebook)
+    run = _run(rb, data, day, first, last, shop)
+    _write(run, format, out)
+
+
+def _run(rb, data: Path, day, first, last, shops):
+    import duckdb
+    from rich.console import Console
+
+    from lhrule.api import score as api_score
+    from lhrule.engine.dataset import DatasetError
+
+    console = Console(stderr=True)
+    try:
+        with console.status(f"scoring {data} with {rb.path.name} …"):
+            return api_score(rb, data, as_of=day, start=first, end=last, shops=shops)
+    except DatasetError as exc:
+        typer.echo(f"lhrule: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0]
+        typer.echo(f"lhrule: the dataset {data} could not be read: {message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _write(run, format: str, out: Path | None) -> None:
+    if format == "json":
+        text = json.dumps(run.to_json(), ensure_ascii=False, indent=2)
+        _emit(text, out)
+    elif format == "csv":
+        import io
+
+        import pyarrow.csv as pcsv
+
+        buf = io.BytesIO()
+        pcsv.write_csv(run.to_arrow(), buf)
+        _emit(buf.getvalue().decode("utf-8"), out)
+    elif format == "parquet":
+        import pyarrow.parquet as pq
+
+        table = run.to_arrow()
+        table = table.replace_schema_metadata({k: str(v) for k, v in run.stamp.items()})
+        pq.write_table(table, out)
+        typer.echo(f"wrote {len(table)} rows to {out}", err=True)
+    else:
+        from lhrule.cli.render import score_table
+
+        if out is not None:
+            raise usage_error("--out writes json, csv or parquet: add --format")
+        score_table(run)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
+@app.command()
+def test(
+    paths: Annotated[list[Path], typer.Argument(help="Rulebook files, or folders of them.", show_default=False)],
+) -> None:
+    """Run the `test` blocks of rulebooks through the engine."""
+    from lhrule.cli.main import rule_files
+    from lhrule.engine.testing import run_tests
+
+    files = rule_files(paths)
+    passed = failed = 0
+    for path in files:
+        rb = compile_or_exit(path)
+        for outcome in run_tests(rb.ir):
+            where = f"{outcome.test.span.file}:{outcome.test.span.line}"
+            if outcome.passed:
+                passed += 1
+                typer.echo(f"PASS {where} {outcome.test.name}")
+                continue
+            failed += 1
+            typer.echo(f"FAIL {where} {outcome.test.name}")
+            for expect, problem in outcome.failures:
+                line = f"{expect.span.file}:{expect.span.line}" if expect else where
+                typer.echo(f"     {line}: {problem}")
+    typer.echo(f"{passed} passed, {failed} failed")
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def demo(
+    data: Annotated[Path, typer.Option("--data", help="The dataset folder.")] = EXAMPLE_DATA,
+    rulebook: Annotated[Path, typer.Option("--rulebook", help="The rulebook to score with.")] = DEMO_RULEBOOK,
+    as_of: Annotated[str, typer.Option("--as-of", help="The evaluation date T.")] = DEMO_AS_OF.isoformat(),
+) -> None:
+    """Score the shipped example data with a seed rulebook and show the result."""
+    if not data.is_dir() or not rulebook.is_file():
+        raise usage_error(f"run the demo from the repository root (it reads {rulebook} and {data})")
+    rb = compile_or_exit(rulebook)
+    run = _run(rb, data, _date(as_of, "--as-of"), None, None, None)
+    from lhrule.cli.render import score_table
+
+    typer.echo(f"lhrule demo: {rb.ir.label or rb.ir.name} on {data}, as of {as_of}\n", err=True)
+    score_table(run)

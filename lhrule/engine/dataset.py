@@ -1,0 +1,160 @@
+"""Datasets: a folder of event tables, read by DuckDB straight from the files.
+
+Each declared table `NAME` is read from `NAME.parquet`, `NAME.csv`, `NAME.jsonl` or a folder
+`NAME/` of such files, and exposed as a view `t_NAME` holding exactly the declared columns,
+cast to their declared types. Timestamps are normalised once, here: a timestamp without an
+offset is local time in the rulebook's zone, one with an offset is converted to it, and
+every later step works on naive local timestamps. Durations are whole microseconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from lhrule.engine import ir
+from lhrule.engine.sql import MICROS, table_name
+
+FORMATS = {".parquet": "read_parquet", ".csv": "read_csv", ".jsonl": "read_json", ".json": "read_json"}
+SQL_TYPES = {"id": "VARCHAR", "string": "VARCHAR", "enum": "VARCHAR", "list": "VARCHAR", "bool": "BOOLEAN",
+             "number": "DECIMAL(38,6)", "timestamp": "TIMESTAMP", "date": "DATE", "duration": "BIGINT"}
+
+
+class DatasetError(Exception):
+    """A problem with the data a user gave: the message names the table and file."""
+
+
+@dataclass
+class Dataset:
+    folder: Path | None
+    files: dict[str, list[Path]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+def connect(rb: ir.Rulebook):
+    import duckdb
+
+    con = duckdb.connect()
+    # Only used to read offset-less text timestamps as local time while loading.
+    con.execute(f"SET TimeZone = '{_zone(rb.timezone)}'")
+    return con
+
+
+def _zone(name: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    ZoneInfo(name)  # the compiler checked it; this guards the one place it meets SQL text
+    return name.replace("'", "")
+
+
+def table_files(folder: Path, name: str) -> list[Path]:
+    for ext in FORMATS:
+        if (folder / f"{name}{ext}").is_file():
+            return [folder / f"{name}{ext}"]
+    sub = folder / name
+    if sub.is_dir():
+        found = sorted(p for p in sub.rglob("*") if p.suffix in FORMATS and p.is_file())
+        if found:
+            return found
+    return []
+
+
+def needed_tables(rb: ir.Rulebook) -> set[str]:
+    used = {rb.entity} | {i.table for i in rb.indicators}
+    text = ir.Rulebook.model_dump_json(rb)
+    used |= {t.name for t in rb.tables if f'"table":"{t.name}"' in text}
+    for t in list(used):
+        table = rb.table(t)
+        used |= {c.target for c in table.columns if c.target} if table else set()
+    return {t for t in used if t}
+
+
+def open_dataset(con, folder: Path, rb: ir.Rulebook) -> Dataset:
+    if not folder.is_dir():
+        raise DatasetError(f"no dataset folder at {folder}")
+    data = Dataset(folder)
+    needed = needed_tables(rb)
+    for table in rb.tables:
+        files = table_files(folder, table.name)
+        if not files:
+            if table.name in needed:
+                data.missing.append(table.name)
+            _empty_view(con, table)
+            continue
+        data.files[table.name] = files
+        _file_view(con, table, files, rb.timezone)
+    if data.missing:
+        names = ", ".join(sorted(data.missing))
+        raise DatasetError(f"the dataset {folder} has no table {names}: expected NAME.parquet, NAME.csv, "
+                           f"NAME.jsonl or a folder NAME/ for each")
+    return data
+
+
+def _reader(files: list[Path]) -> str:
+    kinds = {FORMATS[f.suffix] for f in files}
+    if len(kinds) > 1:
+        raise DatasetError(f"{files[0].parent} mixes file formats; keep one format per table")
+    reader = kinds.pop()
+    paths = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+    options = {"read_parquet": "union_by_name = true", "read_csv": "header = true, all_varchar = true",
+               "read_json": "format = 'newline_delimited'"}[reader]
+    return f"{reader}({paths}, {options})"
+
+
+def _file_view(con, table: ir.Table, files: list[Path], zone: str) -> None:
+    described = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {_reader(files)}").fetchall()}
+    missing = [c.name for c in table.columns if c.name not in described and not c.optional]
+    if missing:
+        raise DatasetError(f"{files[0]}: table {table.name} has no column {', '.join(missing)}")
+    parts = []
+    for c in table.columns:
+        ident = '"' + c.name.replace('"', '""') + '"'
+        if c.name not in described:
+            parts.append(f"CAST(NULL AS {SQL_TYPES[c.type.name]}) AS {ident}")
+            continue
+        source_type = described[c.name].upper()
+        if c.type.name == "timestamp" and "TIME ZONE" in source_type:
+            expr = f"CAST({ident} AS TIMESTAMP)"  # the session zone is the rulebook's
+        elif c.type.name == "timestamp" and source_type == "VARCHAR":
+            expr = f"CAST(CAST(NULLIF({ident}, '') AS TIMESTAMPTZ) AS TIMESTAMP)"
+        elif source_type == "VARCHAR" and c.type.name not in ("id", "string", "enum", "list"):
+            expr = f"CAST(NULLIF({ident}, '') AS {SQL_TYPES[c.type.name]})"
+        else:
+            expr = f"CAST({ident} AS {SQL_TYPES[c.type.name]})"
+        parts.append(f"{expr} AS {ident}")
+    con.execute(f"CREATE OR REPLACE VIEW {table_name(table.name)} AS SELECT {', '.join(parts)} FROM {_reader(files)}")
+
+
+def _empty_view(con, table: ir.Table) -> None:
+    parts = ", ".join(f'CAST(NULL AS {SQL_TYPES[c.type.name]}) AS "{c.name}"' for c in table.columns)
+    con.execute(f"CREATE OR REPLACE VIEW {table_name(table.name)} AS SELECT {parts} WHERE FALSE")
+
+
+def register_rows(con, table: ir.Table, rows: list[dict], name: str | None = None) -> None:
+    """Rows given as Python values (a test's `given`) as the table's view."""
+    import pyarrow as pa
+
+    types = {"id": pa.string(), "string": pa.string(), "enum": pa.string(), "list": pa.string(), "bool": pa.bool_(),
+             "number": pa.decimal128(38, 6), "timestamp": pa.timestamp("us"), "date": pa.date32(), "duration": pa.int64()}
+    arrays = {}
+    for c in table.columns:
+        values = [_python_value(r.get(c.name), c.type.name) for r in rows]
+        arrays[c.name] = pa.array(values, type=types[c.type.name])
+    arrow = pa.table(arrays) if rows else pa.table({c.name: pa.array([], type=types[c.type.name]) for c in table.columns})
+    view = name or table_name(table.name)
+    con.register(f"{view}_arrow", arrow)
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {view}_arrow")
+
+
+def _python_value(value, type_name: str):
+    if value is None:
+        return None
+    if type_name == "duration":
+        return int(Decimal(value) * MICROS)
+    if type_name == "number":
+        return Decimal(value)
+    if type_name == "timestamp" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time())
+    return value

@@ -1,0 +1,146 @@
+"""The queries of one indicator: per-event flags, and their aggregate per shop and day.
+
+The flags are the trace, kept as data. Every event row of the indicator's table, for every
+as-of day, gets one column per rule that judged it, named after the IR node:
+
+    event_id, shop_id, as_of, at           the row, its shop, the day scored, its window time
+    in_window                              inside `window …` for that day
+    where_1 … where_n                      each `where` line (NULL counts as false)
+    exclusion name columns                 each exclusion in force that applies to it
+    key_1 … key_m                          the `once per` key
+    numerator (rate) / value (average, total)
+    eligible                               in window, every where holds, no exclusion
+    kept                                   eligible, and the first row of its `once per` key
+
+The aggregate sums them per shop and day: `rows` (kept rows), `hits` (kept rows meeting a
+rate's condition), `total` (the sum an average or total needs), and per exclusion the rows
+it removed (a row two exclusions match is counted under the first declared). `explain`
+reads the flags of one shop; `score` the aggregates of all: one definition for both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlglot import exp
+
+from lhrule.engine import ir
+from lhrule.engine.plan import Plan
+from lhrule.engine.sql import (Compiler, Context, cast, coalesce_false, col, date_sql, day_offset, lit, table_name)
+
+ROW = "e"
+DAYS = "d"
+
+
+def shop_relation(rb: ir.Rulebook, table: str) -> ir.Column:
+    return next(c for c in rb.table(table).columns if c.target == rb.entity)
+
+
+def exclusion_column(x: ir.Exclusion) -> str:
+    return f"x_{x.name}"
+
+
+def days_table(days: list[dt.date]) -> exp.Expression:
+    rows = [exp.Tuple(expressions=[lit(d.isoformat())]) for d in days]
+    values = exp.Values(expressions=rows, alias=exp.TableAlias(this=exp.to_identifier("v"),
+                                                               columns=[exp.to_identifier("day")]))
+    return exp.select(exp.alias_(cast(exp.column("day", "v"), "DATE"), "as_of")).from_(values).subquery(DAYS)
+
+
+def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date],
+                shops: list[str] | None = None, whole_table: bool = False) -> exp.Select:
+    """Every flag of every row of the indicator's table, for each day in `days`.
+
+    `whole_table` keeps the rows outside the window too (explain shows them); scoring only
+    needs the rows inside it, which lets the engine join days to rows by range."""
+    rel = shop_relation(rb, ind.table)
+    as_of = exp.column("as_of", DAYS)
+    ctx = Context(rb, ind.table, ROW, as_of, plan.params, shop_rel=rel.relation)
+    sql = Compiler(ctx)
+    at = col(ROW, ind.window.column)
+    if rb.table(ind.table).column(ind.window.column).type.name == "date":
+        at = cast(at, "TIMESTAMP")
+    start, end = day_offset(as_of, ind.window.start_offset), day_offset(as_of, ind.window.end_offset - 1)
+    in_window = exp.and_(exp.GTE(this=at, expression=start), exp.LT(this=at, expression=end))
+    key = rb.table(ind.table).key
+    columns = [
+        exp.alias_(col(ROW, key.name), "event_id"),
+        exp.alias_(col(ROW, rel.name), "shop_id"),
+        exp.alias_(as_of, "as_of"),
+        exp.alias_(at, "at"),
+        exp.alias_(coalesce_false(in_window), "in_window"),
+    ]
+    columns += [exp.alias_(coalesce_false(sql(f)), f"where_{i}") for i, f in enumerate(ind.filters, 1)]
+    exclusions = plan.exclusions_of(ind.name)
+    columns += [exp.alias_(coalesce_false(sql(x.condition)), exclusion_column(x)) for x in exclusions]
+    columns += [exp.alias_(sql(k), f"key_{i}") for i, k in enumerate(ind.once_per, 1)]
+    if ind.measure.kind == "rate":
+        columns.append(exp.alias_(coalesce_false(sql(ind.measure.expr)), "numerator"))
+    elif ind.measure.kind in ("average", "total"):
+        columns.append(exp.alias_(sql(ind.measure.expr), "value"))
+    select = exp.select(*columns).from_(exp.to_table(table_name(ind.table)).as_(ROW, quoted=True))
+    for alias, target, on in ctx.joins.values():
+        select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left")
+    select = select.join(days_table(days), join_type="cross")
+    conditions = [] if whole_table else [in_window]
+    if shops is not None:
+        conditions.append(exp.In(this=col(ROW, rel.name), expressions=[lit(s) for s in shops]))
+    if conditions:
+        select = select.where(exp.and_(*conditions))
+    return _with_verdicts(select, ind, exclusions)
+
+
+def _with_verdicts(flags: exp.Select, ind: ir.Indicator, exclusions) -> exp.Select:
+    passes = [exp.column("in_window")] + [exp.column(f"where_{i}") for i in range(1, len(ind.filters) + 1)]
+    excluded = [exp.column(exclusion_column(x)) for x in exclusions]
+    eligible = exp.and_(*passes, *(exp.Not(this=x) for x in excluded))
+    step = exp.select("*", exp.alias_(exp.paren(eligible), "eligible")).from_(flags.subquery("flags"))
+    if not ind.once_per:
+        return exp.select("*", exp.alias_(exp.column("eligible"), "kept")).from_(step.subquery("judged"))
+    partition = [exp.column("shop_id"), exp.column("as_of"), exp.column("eligible")] + \
+        [exp.column(f"key_{i}") for i in range(1, len(ind.once_per) + 1)]
+    order = exp.Order(expressions=[exp.Ordered(this=exp.column("at")), exp.Ordered(this=exp.column("event_id"))])
+    first = exp.EQ(this=exp.Window(this=exp.RowNumber(), partition_by=partition, order=order), expression=lit(1))
+    kept = exp.and_(exp.column("eligible"), first)
+    return exp.select("*", exp.alias_(exp.paren(kept), "kept")).from_(step.subquery("judged"))
+
+
+def _count_if(cond: exp.Expression) -> exp.Expression:
+    return exp.func("SUM", exp.Case(ifs=[exp.If(this=cond, true=lit(1))], default=lit(0)))
+
+
+def aggregate_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date],
+                    shops: list[str] | None = None) -> exp.Select:
+    flags = flags_query(rb, plan, ind, days, shops)
+    kept = exp.column("kept")
+    columns = [exp.column("shop_id"), exp.column("as_of"), exp.alias_(_count_if(kept), "rows")]
+    if ind.measure.kind == "rate":
+        columns.append(exp.alias_(_count_if(exp.and_(kept, exp.column("numerator"))), "hits"))
+    if ind.measure.kind in ("average", "total"):
+        scale = "DECIMAL(38,0)" if ind.measure.expr.type.name == "duration" else "DECIMAL(38,6)"
+        summed = exp.func("SUM", exp.Case(ifs=[exp.If(this=kept, true=cast(exp.column("value"), scale))]))
+        columns.append(exp.alias_(summed, "total"))
+    in_population = exp.and_(exp.column("in_window"),
+                             *(exp.column(f"where_{i}") for i in range(1, len(ind.filters) + 1)))
+    earlier: list[exp.Expression] = []
+    for x in plan.exclusions_of(ind.name):
+        mine = exp.column(exclusion_column(x))
+        columns.append(exp.alias_(_count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
+                                  exclusion_column(x)))
+        earlier.append(mine)
+    return exp.select(*columns).from_(flags.subquery("flagged")).group_by("shop_id", "as_of")
+
+
+def shop_query(rb: ir.Rulebook, plan: Plan) -> exp.Select:
+    """The entity rows, with each indicator's `only for` condition evaluated per shop."""
+    entity = rb.table(rb.entity)
+    ctx = Context(rb, entity.name, ROW, date_sql(plan.day), plan.params, shop_rel=None)
+    sql = Compiler(ctx)
+    columns = [exp.alias_(col(ROW, c.name), c.name) for c in entity.columns]
+    for ind in plan.indicators:
+        if ind.only_for is not None:
+            columns.append(exp.alias_(coalesce_false(sql(ind.only_for)), f"only_for_{ind.name}"))
+    select = exp.select(*columns).from_(exp.to_table(table_name(entity.name)).as_(ROW, quoted=True))
+    for alias, target, on in ctx.joins.values():
+        select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left")
+    return select

@@ -1,0 +1,111 @@
+"""Results → the machine output of CONTRACT.md (JSON), and flat rows for CSV/Parquet.
+
+Exact numbers are strings holding a decimal; counts are integers. Fields may be added,
+never renamed or removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+from lhrule.engine import ir
+from lhrule.engine.score import ShopResult, decimal_text
+
+VALUE_DIGITS = 4  # rates and averages shown to 4 places unless the rulebook rounds otherwise
+
+
+def rulebook_hash(sources: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(sources):
+        h.update(name.encode() + b"\0" + sources[name].encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def dataset_fingerprint(files: dict[str, list[Path]]) -> str:
+    """Names, sizes and the last 64 KiB of every file (a Parquet footer holds its statistics)."""
+    h = hashlib.sha256()
+    for table in sorted(files):
+        for path in files[table]:
+            size = path.stat().st_size
+            h.update(f"{table}\0{path.name}\0{size}\0".encode())
+            with path.open("rb") as f:
+                f.seek(max(0, size - 65536))
+                h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def _number(value, digits: int = VALUE_DIGITS) -> str | None:
+    return decimal_text(value, digits)
+
+
+def _labels(rb: ir.Rulebook) -> dict[str, str]:
+    return {d.name: d.label or d.name for d in rb.dimensions}
+
+
+def shop_json(res: ShopResult, rb: ir.Rulebook, with_day: bool = False) -> dict:
+    dims = _labels(rb)
+    out: dict = {"shop_id": res.shop_id}
+    if with_day:
+        out["as_of"] = res.as_of.isoformat()
+    out["category"] = res.shop.get("main_category")
+    primary = next(iter(res.scores.values()), None)
+    out["score"] = _number(primary.value, primary.decl.round or VALUE_DIGITS) if primary else None
+    grade = next(iter(res.grades.values()), None)
+    out["grade"] = grade.label if grade else None
+    indicators = {}
+    for name, r in res.indicators.items():
+        ind = r.version
+        digits = ind.round if ind.round is not None else VALUE_DIGITS
+        item = {"label": ind.label or name, "dimension": dims.get(ind.dimension, ind.dimension),
+                "value": _number(r.value, digits),
+                "numerator": r.numerator if isinstance(r.numerator, int) else _number(r.numerator, 6),
+                "denominator": r.rows, "assessed": r.assessed,
+                "band": r.level.label if r.level else None, "points": _number(r.points),
+                "excluded": r.excluded}
+        if not r.assessed:
+            item["reason"] = r.reason
+        if r.rank is not None:
+            item["rank"], item["group_size"], item["group"] = r.rank, r.group_size, r.group
+        if ind.value_type.name == "duration":
+            item["unit"] = "seconds"
+        indicators[name] = item
+    out["indicators"] = indicators
+    out["dimensions"] = {n: {"label": d.decl.label or n, "score": _number(d.value),
+                             "weights": {k: _number(w) for k, w in d.weights.items()}}
+                         for n, d in res.dimensions.items()}
+    out["scores"] = {n: _number(s.value, s.decl.round or VALUE_DIGITS) for n, s in res.scores.items()}
+    out["grades"] = {n: (g.label if g else None) for n, g in res.grades.items()}
+    out["actions"] = [a for a, on in res.actions.items() if on]
+    return out
+
+
+def score_json(results: list[ShopResult], rb: ir.Rulebook, days: list[dt.date], stamp: dict) -> dict:
+    ranged = len(days) > 1
+    out: dict = {"rulebook": rb.name, "version": rb.version}
+    if ranged:
+        out.update({"from": min(days).isoformat(), "to": max(days).isoformat()})
+    else:
+        out["as_of"] = days[0].isoformat()
+    out.update(stamp)
+    out["shops"] = [shop_json(r, rb, with_day=ranged) for r in results]
+    return out
+
+
+def flat_rows(results: list[ShopResult], rb: ir.Rulebook) -> list[dict]:
+    """One row per shop and day, one column per indicator value, band and points."""
+    rows = []
+    for res in results:
+        j = shop_json(res, rb)
+        row = {"shop_id": res.shop_id, "as_of": res.as_of, "category": j["category"], "score": j["score"],
+               "grade": j["grade"], "actions": ";".join(j["actions"])}
+        for name, item in j["indicators"].items():
+            row[f"{name}.value"] = item["value"]
+            row[f"{name}.numerator"] = str(item["numerator"]) if item["numerator"] is not None else None
+            row[f"{name}.denominator"] = item["denominator"]
+            row[f"{name}.assessed"] = item["assessed"]
+            row[f"{name}.band"] = item["band"]
+            row[f"{name}.points"] = item["points"]
+        rows.append(row)
+    return rows

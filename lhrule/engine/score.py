@@ -1,0 +1,277 @@
+"""Scoring: run the plan's queries, then turn each shop's aggregates into values, levels,
+points, dimension and composite scores, grades and actions.
+
+The per-event work (windows, filters, exclusions, deduplication, counting) runs in SQL;
+what is left is a handful of numbers per shop and day, and those are combined here with
+exact rational arithmetic (`Fraction`): DuckDB's DECIMAL division gives a DOUBLE, and a
+rate of exactly 40% must never read as 39.999…%.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from lhrule.engine import ir
+from lhrule.engine.evaluate import evaluate, param_value, to_fraction
+from lhrule.engine.plan import Plan, segments
+from lhrule.engine.query import aggregate_query, exclusion_column, shop_query
+from lhrule.engine.sql import MICROS
+
+# An action with `until` stays in force from the day its `when` held; to know whether it is
+# in force on the first day scored, the days before it are scored too, this many at most.
+ACTION_HISTORY_DAYS = 30
+
+
+@dataclass
+class IndicatorResult:
+    version: ir.Indicator
+    rows: int = 0  # kept rows: the denominator of a rate, the count of an average
+    hits: int | None = None  # rows meeting a rate's condition
+    total: Fraction | None = None  # the sum of an average or a total (seconds for durations)
+    excluded: dict[str, int] = field(default_factory=dict)
+    value: Fraction | None = None
+    assessed: bool = False
+    reason: str | None = None
+    level: ir.Level | None = None
+    points: Fraction | None = None
+    rank: int | None = None
+    group: str | None = None
+    group_size: int | None = None
+
+    @property
+    def numerator(self):
+        return self.hits if self.version.measure.kind == "rate" else self.total if self.version.measure.kind in (
+            "average", "total") else self.rows
+
+
+@dataclass
+class PartResult:
+    """A dimension or a composite score: a weighted mean of its parts."""
+
+    name: str
+    decl: ir.Dimension | ir.Score
+    value: Fraction | None = None
+    weights: dict[str, Fraction] = field(default_factory=dict)  # in force for this shop
+    override: ir.Override | None = None
+    used: dict[str, Fraction] = field(default_factory=dict)  # part -> the value that counted
+    missing: list[str] = field(default_factory=list)  # parts not assessed
+
+
+@dataclass
+class ShopResult:
+    shop_id: str
+    as_of: dt.date
+    shop: dict
+    plan: Plan
+    indicators: dict[str, IndicatorResult] = field(default_factory=dict)
+    dimensions: dict[str, PartResult] = field(default_factory=dict)
+    scores: dict[str, PartResult] = field(default_factory=dict)
+    grades: dict[str, ir.Level | None] = field(default_factory=dict)
+    actions: dict[str, bool] = field(default_factory=dict)
+    action_since: dict[str, dt.date] = field(default_factory=dict)
+
+
+def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = None) -> list[ShopResult]:
+    """Every shop (or the shops named) on every day, in one pass per indicator version."""
+    wanted = sorted(set(days))
+    history = []
+    if any(a.until is not None for a in rb.actions):
+        first = wanted[0]
+        history = [first - dt.timedelta(days=i) for i in range(ACTION_HISTORY_DAYS, 0, -1)]
+    all_days = history + wanted
+    by_day: dict[dt.date, list[ShopResult]] = {}
+    for plan, seg_days in segments(rb, all_days):
+        for result in _score_segment(con, rb, plan, seg_days, shops):
+            by_day.setdefault(result.as_of, []).append(result)
+    _actions(rb, all_days, by_day)
+    keep = set(wanted)
+    out = [r for d in all_days if d in keep for r in by_day.get(d, [])]
+    return sorted(out, key=lambda r: (r.as_of, r.shop_id))
+
+
+def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: list[str] | None) -> list[ShopResult]:
+    shop_rows = _fetch(con, shop_query(rb, plan))
+    key = rb.table(rb.entity).key.name
+    if only is not None:
+        shop_rows = [r for r in shop_rows if r[key] in set(only)]
+    aggregates: dict[str, dict[tuple[str, dt.date], dict]] = {}
+    for ind in plan.indicators:
+        rows = _fetch(con, aggregate_query(rb, plan, ind, days, only))
+        aggregates[ind.name] = {(r["shop_id"], r["as_of"]): r for r in rows}
+    results = []
+    for day in days:
+        day_results = [ShopResult(r[key], day, r, plan) for r in shop_rows]
+        for ind in plan.indicators:
+            for res in day_results:
+                res.indicators[ind.name] = _indicator(ind, aggregates[ind.name].get((res.shop_id, day)), res, plan)
+            _levels(ind, plan, day_results)
+        for res in day_results:
+            for dim in plan.dimensions:
+                members = [i.name for i in plan.indicators if i.dimension == dim.name]
+                res.dimensions[dim.name] = _weighted(dim, members, res, {n: res.indicators[n].points for n in members
+                                                                         if res.indicators[n].assessed})
+            for sc in plan.scores:
+                parts = {d: r.value for d, r in res.dimensions.items()}
+                parts.update({n: i.points for n, i in res.indicators.items() if i.assessed})
+                names = [w.name for w in sc.weights]
+                res.scores[sc.name] = _weighted(sc, names, res, {n: v for n, v in parts.items() if v is not None})
+            for gr in plan.grades:
+                value = res.scores[gr.score].value if gr.score in res.scores else None
+                res.grades[gr.name] = None if value is None else _pick(gr.levels, value, res, plan, "higher")
+        results.extend(day_results)
+    return results
+
+
+def _fetch(con, query) -> list[dict]:
+    cur = con.execute(query.sql(dialect="duckdb"))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def _indicator(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan: Plan) -> IndicatorResult:
+    r = IndicatorResult(version=ind)
+    if agg is not None:
+        r.rows = int(agg["rows"] or 0)
+        r.hits = int(agg["hits"] or 0) if "hits" in agg else None
+        if "total" in agg and agg["total"] is not None:
+            r.total = Fraction(agg["total"]) / (MICROS if ind.measure.expr.type.name == "duration" else 1)
+        r.excluded = {x.name: int(agg[exclusion_column(x)] or 0) for x in plan.exclusions_of(ind.name)}
+    elif ind.measure.kind == "rate":
+        r.hits = 0
+    kind = ind.measure.kind
+    if kind == "rate":
+        r.value = Fraction(r.hits, r.rows) if r.rows else None
+    elif kind == "average":
+        r.value = r.total / r.rows if r.rows and r.total is not None else None
+    elif kind == "total":
+        r.value = r.total if r.total is not None else Fraction(0)
+    else:
+        r.value = Fraction(r.rows)
+    if r.value is not None and ind.round is not None:
+        r.value = round_half_up(r.value, ind.round)
+    applies = ind.only_for is None or bool(res.shop.get(f"only_for_{ind.name}"))
+    minimum = to_fraction(evaluate(ind.min_sample, res)) if ind.min_sample is not None else None
+    if ind.status == "retired" and not applies:
+        r.reason = f"retired from {ind.effective.start}"
+    elif not applies:
+        r.reason = "not assessed for this shop (`only for` does not hold)"
+    elif ind.status == "display_only":
+        r.reason = f"display only (from {ind.effective.start})" if ind.effective.start else "display only"
+    elif r.value is None:
+        r.reason = "no events in the window"
+    elif minimum is not None and r.rows < minimum:
+        r.reason = f"{r.rows} in the window, fewer than the minimum sample of {minimum}"
+    else:
+        r.assessed = True
+    return r
+
+
+def _levels(ind: ir.Indicator, plan: Plan, day_results: list[ShopResult]) -> None:
+    bands = plan.bands.get(ind.name)
+    if bands is None:
+        return
+    if bands.rank_within:
+        groups: dict[str, list[IndicatorResult]] = {}
+        for res in day_results:
+            r = res.indicators[ind.name]
+            r.group = str(res.shop.get(bands.rank_within))
+            if r.assessed:
+                groups.setdefault(r.group, []).append(r)
+        for members in groups.values():
+            ordered = sorted((m.value for m in members), reverse=ind.direction == "higher")
+            for m in members:
+                better = sum(1 for v in ordered if (v > m.value if ind.direction == "higher" else v < m.value))
+                m.rank, m.group_size = better + 1, len(members)
+    for res in day_results:
+        r = res.indicators[ind.name]
+        if r.value is None or (bands.rank_within and r.rank is None):
+            continue
+        r.level = _pick(bands.levels, r.value, res, plan, ind.direction, r.rank, r.group_size)
+        if r.level is not None and r.level.points is not None:
+            r.points = to_fraction(evaluate(r.level.points, res))
+
+
+def _pick(levels, value: Fraction, res: ShopResult, plan: Plan, direction: str, rank=None, size=None):
+    for level in levels:
+        if level.cut == "otherwise":
+            return level
+        bound = to_fraction(evaluate(level.threshold, res))
+        if level.cut == "top":
+            if (rank - 1) < bound * size:  # the shops ahead of it are fewer than the top share
+                return level
+        elif {">=": value >= bound, ">": value > bound, "<=": value <= bound, "<": value < bound}[level.op]:
+            return level
+    return None
+
+
+def _weighted(decl, members: list[str], res: ShopResult, values: dict[str, Fraction]) -> PartResult:
+    out = PartResult(decl.name, decl)
+    weights = decl.weights
+    for ov in decl.overrides:
+        if str(res.shop.get(ov.column)) in ov.values:
+            weights, out.override = ov.weights, ov
+            break
+    in_force = set(members) | set(res.indicators) | set(res.dimensions)
+    if weights:
+        out.weights = {w.name: Fraction(w.weight) for w in weights if w.name in in_force}
+    else:
+        out.weights = {m: Fraction(1, len(members)) for m in members} if members else {}
+    num, den = Fraction(0), Fraction(0)
+    for name, w in out.weights.items():
+        v = values.get(name)
+        if v is None:
+            out.missing.append(name)
+            if decl.unassessed == "score" and w:
+                v = to_fraction(evaluate(decl.unassessed_score, res))
+            else:
+                continue
+        out.used[name] = v
+        num += v * w
+        den += w
+    if den:
+        out.value = num / den
+        if getattr(decl, "round", None) is not None:
+            out.value = round_half_up(out.value, decl.round)
+    return out
+
+
+def _actions(rb: ir.Rulebook, days: list[dt.date], by_day: dict[dt.date, list[ShopResult]]) -> None:
+    state: dict[tuple[str, str], dt.date | None] = {}
+    for day in days:
+        for res in by_day.get(day, []):
+            for action in res.plan.actions:
+                key = (res.shop_id, action.name)
+                since = state.get(key)
+                fired = bool(evaluate(action.when, res))
+                if action.until is None:
+                    since = day if fired else None
+                elif fired:
+                    since = since or day
+                elif since is not None and bool(evaluate(action.until, res)):
+                    since = None
+                state[key] = since
+                res.actions[action.name] = since is not None
+                if since is not None:
+                    res.action_since[action.name] = since
+
+
+def round_half_up(value: Fraction, digits: int) -> Fraction:
+    scale = 10 ** digits
+    scaled = value * scale
+    sign = -1 if scaled < 0 else 1
+    return Fraction(sign * ((abs(scaled.numerator) * 2 + scaled.denominator) // (2 * scaled.denominator)), scale)
+
+
+def decimal_text(value: Fraction | None, digits: int = 4) -> str | None:
+    """A Fraction as an exact decimal string when it has one within `digits` places, else
+    rounded half-up to `digits` places; trailing zeros dropped."""
+    if value is None:
+        return None
+    rounded = round_half_up(value, digits)
+    text = format(Decimal(rounded.numerator) / Decimal(rounded.denominator), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text

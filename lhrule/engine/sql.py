@@ -1,0 +1,234 @@
+"""IR expressions → SQL, built with sqlglot's expression builders (never by pasting text).
+
+Rule literals become typed SQL literals (sqlglot quotes strings), identifiers come only from
+the declared schema. Values keep exact representations that every engine shares:
+
+- a duration is a whole number of microseconds (BIGINT), so `first_reply_at - asked_at <= 3m`
+  compares integers;
+- a time of day is microseconds since local midnight, so no engine needs a TIME type;
+- a timestamp is a naive local timestamp in the rulebook's zone (normalised at load);
+- a condition that meets a NULL is false (`COALESCE(cond, FALSE)` where a flag is made).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlglot import exp
+
+from lhrule.engine import ir
+
+MICROS = 1_000_000
+DAY_MICROS = 86_400 * MICROS
+
+
+class UnsupportedInSQL(Exception):
+    """An IR construct the SQL compiler cannot express; raised at compile time, never at run time."""
+
+
+def table_name(name: str) -> str:
+    """The relation a rulebook table is read from (a view the dataset loader creates)."""
+    return f"t_{name}"
+
+
+def col(alias: str, name: str) -> exp.Column:
+    return exp.column(name, table=alias, quoted=True)
+
+
+def lit(value) -> exp.Expression:
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, (int, Decimal)):
+        text = format(value, "f") if isinstance(value, Decimal) else str(value)
+        return exp.Literal.number(text)
+    return exp.Literal.string(str(value))
+
+
+def cast(e: exp.Expression, to: str) -> exp.Expression:
+    return exp.cast(e, exp.DataType.build(to))
+
+
+def coalesce_false(e: exp.Expression) -> exp.Expression:
+    return exp.func("COALESCE", e, exp.false())
+
+
+@dataclass
+class Context:
+    """Where an expression is compiled: the row's table and alias, the joins its relation
+    paths need, the per-shop alias for param overrides, and the as-of column."""
+
+    rulebook: ir.Rulebook
+    table: str
+    alias: str
+    as_of: exp.Expression
+    params: dict[str, ir.Param]
+    shop_rel: str | None = None  # the relation from the row to the entity (None: the row is the entity)
+    joins: dict[tuple[str, tuple[str, ...]], tuple[str, str, exp.Expression]] = field(default_factory=dict)
+    aliases: dict[str, tuple[str, str]] = field(default_factory=dict)  # exists alias -> (table, sql alias)
+
+    def join_for(self, base_alias: str, base_table: str, via: tuple[str, ...]) -> str:
+        """The SQL alias of the row reached from `base_alias` through `via` relations."""
+        alias, table = base_alias, base_table
+        for i, rel in enumerate(via):
+            key = (base_alias, via[: i + 1])
+            if key not in self.joins:
+                column = next(c for c in self.rulebook.table(table).columns if c.relation == rel)
+                target = self.rulebook.table(column.target)
+                new_alias = f"{alias}__{rel}"
+                on = exp.EQ(this=col(new_alias, target.key.name), expression=col(alias, column.name))
+                self.joins[key] = (new_alias, target.name, on)
+            alias, table = self.joins[key][0], self.joins[key][1]
+        return alias
+
+
+class Compiler:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def __call__(self, e: ir.Expr) -> exp.Expression:
+        return getattr(self, "_" + e.kind)(e)
+
+    def _literal(self, e: ir.Literal_) -> exp.Expression:
+        return literal_sql(e)
+
+    def _set(self, e: ir.SetValue) -> exp.Expression:
+        return exp.Tuple(expressions=[literal_sql(i) for i in e.items])
+
+    def _column(self, e: ir.ColumnRef) -> exp.Expression:
+        if e.alias is not None:
+            table, base = self.ctx.aliases[e.alias]
+        else:
+            table, base = self.ctx.table, self.ctx.alias
+        alias = self.ctx.join_for(base, table, e.via) if e.via else base
+        return col(alias, e.column)
+
+    def _param(self, e: ir.ParamRef) -> exp.Expression:
+        param = self.ctx.params[e.name]
+        default = self(param.value)
+        if not param.overrides:
+            return default
+        shop = self.ctx.join_for(self.ctx.alias, self.ctx.table, (self.ctx.shop_rel,)) if self.ctx.shop_rel \
+            else self.ctx.alias
+        ifs = []
+        for ov in param.overrides:
+            cond = exp.In(this=col(shop, ov.column), expressions=[lit(v) for v in ov.values])
+            ifs.append(exp.If(this=cond, true=self(ov.value)))
+        return exp.Case(ifs=ifs, default=default)
+
+    def _as_of(self, e: ir.AsOf) -> exp.Expression:
+        return self.ctx.as_of
+
+    def _result(self, e: ir.ResultRef) -> exp.Expression:
+        raise UnsupportedInSQL(f"{e.of} {e.name} is a per-shop result, not a column of the events")
+
+    def _call(self, e: ir.Call) -> exp.Expression:
+        args = [self(a) for a in e.args]
+        if e.fn == "date":
+            return cast(args[0], "DATE")
+        if e.fn == "time":
+            midnight = cast(cast(args[0], "DATE"), "TIMESTAMP")
+            return micros_between(midnight, args[0])
+        if e.fn == "hour":
+            return exp.Extract(this=exp.var("HOUR"), expression=args[0])
+        name = {"coalesce": "COALESCE", "least": "LEAST", "greatest": "GREATEST", "abs": "ABS"}[e.fn]
+        return exp.func(name, *args)
+
+    def _unary(self, e: ir.Unary) -> exp.Expression:
+        inner = self(e.operand)
+        return exp.Not(this=exp.paren(inner)) if e.op == "not" else exp.Neg(this=exp.paren(inner))
+
+    def _binary(self, e: ir.Binary) -> exp.Expression:
+        left, right = self(e.left), self(e.right)
+        lt, rt = e.left.type.name, e.right.type.name
+        if e.op in ("and", "or"):
+            return (exp.And if e.op == "and" else exp.Or)(this=exp.paren(left), expression=exp.paren(right))
+        if e.op in ("=", "!=", "<", "<=", ">", ">="):
+            if {lt, rt} == {"timestamp", "date"}:
+                left = cast(left, "TIMESTAMP") if lt == "date" else left
+                right = cast(right, "TIMESTAMP") if rt == "date" else right
+            klass = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[e.op]
+            return klass(this=left, expression=right)
+        if lt in ("timestamp", "date") and rt in ("timestamp", "date") and e.op == "-":
+            return micros_between(cast(right, "TIMESTAMP"), cast(left, "TIMESTAMP"))
+        if lt in ("timestamp", "date") and rt == "duration":
+            moved = exp.DateAdd(this=cast(left, "TIMESTAMP") if lt == "date" else left,
+                                expression=right if e.op == "+" else exp.Neg(this=exp.paren(right)),
+                                unit=exp.var("MICROSECOND"))
+            return cast(moved, "DATE") if lt == "date" else moved
+        if lt == "duration" and rt == "timestamp" and e.op == "+":
+            return exp.DateAdd(this=right, expression=left, unit=exp.var("MICROSECOND"))
+        if e.op == "/":
+            if lt == "duration" and rt == "number":
+                return exp.IntDiv(this=left, expression=right)
+            raise UnsupportedInSQL("division inside a row expression is not exact in SQL; divide per shop instead")
+        klass = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[e.op]
+        return exp.paren(klass(this=left, expression=right))
+
+    def _in(self, e: ir.InSet) -> exp.Expression:
+        left = self(e.left)
+        if e.right.type.name == "list":
+            hay = exp.DPipe(this=exp.DPipe(this=lit(";"), expression=self(e.right)), expression=lit(";"))
+            needle = exp.DPipe(this=exp.DPipe(this=lit(";"), expression=left), expression=lit(";"))
+            found = exp.GT(this=exp.StrPosition(this=hay, substr=needle), expression=lit(0))
+            return exp.Not(this=exp.paren(found)) if e.negated else found
+        right = self(e.right)
+        items = right.expressions if isinstance(right, exp.Tuple) else [right]
+        found = exp.In(this=left, expressions=items)
+        return exp.Not(this=exp.paren(found)) if e.negated else found
+
+    def _in_range(self, e: ir.InRange) -> exp.Expression:
+        x, lo, hi = self(e.left), self(e.lo), self(e.hi)
+        if e.left.type.name == "timestamp":
+            lo = cast(lo, "TIMESTAMP") if e.lo.type.name == "date" else lo
+            hi = cast(hi, "TIMESTAMP") if e.hi.type.name == "date" else hi
+        upper = exp.LTE if e.left.type.name == "date" else exp.LT  # whole days include their last day
+        inside = exp.And(this=exp.GTE(this=x, expression=lo), expression=upper(this=x, expression=hi))
+        return exp.Not(this=exp.paren(inside)) if e.negated else exp.paren(inside)
+
+    def _is_null(self, e: ir.IsNull) -> exp.Expression:
+        test = exp.Is(this=self(e.operand), expression=exp.null())
+        return exp.Not(this=test) if e.negated else test
+
+    def _exists(self, e: ir.Exists) -> exp.Expression:
+        sql_alias = f"x_{e.alias}"
+        sub = Context(self.ctx.rulebook, self.ctx.table, self.ctx.alias, self.ctx.as_of, self.ctx.params,
+                      self.ctx.shop_rel, self.ctx.joins, {**self.ctx.aliases, e.alias: (e.table, sql_alias)})
+        inner_joins_before = set(sub.joins)
+        cond = Compiler(sub)(e.cond)
+        select = exp.select("1").from_(exp.to_table(table_name(e.table)).as_(sql_alias, quoted=True))
+        for key in [k for k in sub.joins if k not in inner_joins_before and k[0].startswith(sql_alias)]:
+            alias, target, on = sub.joins.pop(key)
+            select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left")
+        found = exp.Exists(this=select.where(cond))
+        return exp.Not(this=found) if e.negated else found
+
+
+def literal_sql(e: ir.Literal_) -> exp.Expression:
+    t, v = e.type.name, e.value
+    if t == "duration":
+        return lit(int(v * MICROS))
+    if t == "time":
+        return lit((v.hour * 3600 + v.minute * 60 + v.second) * MICROS + v.microsecond)
+    if t == "timestamp":
+        return cast(lit(v.isoformat(sep=" ")), "TIMESTAMP")
+    if t == "date":
+        return cast(lit(v.isoformat()), "DATE")
+    return lit(v)
+
+
+def micros_between(start: exp.Expression, end: exp.Expression) -> exp.Expression:
+    return exp.DateDiff(this=end, expression=start, unit=exp.var("MICROSECOND"))
+
+
+def date_sql(day: dt.date) -> exp.Expression:
+    return cast(lit(day.isoformat()), "DATE")
+
+
+def day_offset(as_of: exp.Expression, days: int) -> exp.Expression:
+    """The timestamp at local midnight starting day as_of - days."""
+    start = cast(as_of, "TIMESTAMP")
+    return exp.DateAdd(this=start, expression=lit(-days * DAY_MICROS), unit=exp.var("MICROSECOND")) if days else start
