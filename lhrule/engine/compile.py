@@ -86,7 +86,9 @@ def compile_text(text: str, name: str = "<text>") -> Compiled:
 
 
 def _compile_files(files: list[ast.File], rep: Reporter, sources: dict[str, str]) -> ir.Rulebook:
-    decls = [d for f in files for d in f.decls if d.kind != "include"]
+    # Included files first: a name the rulebook redefines is blamed on the rulebook, not on
+    # the shared file it includes.
+    decls = [d for f in files[1:] + files[:1] for d in f.decls if d.kind != "include"]
     for d in decls:
         _check_statements(d, rep)
     header = _header(files, decls, rep)

@@ -9,6 +9,7 @@ rate of exactly 40% must never read as 39.999…%.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -83,16 +84,44 @@ def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = N
         history = [first - dt.timedelta(days=i) for i in range(ACTION_HISTORY_DAYS, 0, -1)]
     all_days = history + wanted
     by_day: dict[dt.date, list[ShopResult]] = {}
-    for plan, seg_days in segments(rb, all_days):
-        for result in _score_segment(con, rb, plan, seg_days, shops):
-            by_day.setdefault(result.as_of, []).append(result)
+    # The days before the range only tell whether an action was in force: when its
+    # conditions read indicators alone, only those indicators are computed for them.
+    needed = _action_inputs(rb)
+    for part, only_indicators in ((history, needed), (wanted, None)):
+        for plan, seg_days in segments(rb, part) if part else []:
+            for result in _score_segment(con, rb, plan, seg_days, shops, only_indicators):
+                by_day.setdefault(result.as_of, []).append(result)
     _actions(rb, all_days, by_day)
     keep = set(wanted)
     out = [r for d in all_days if d in keep for r in by_day.get(d, [])]
     return sorted(out, key=lambda r: (r.as_of, r.shop_id))
 
 
-def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: list[str] | None) -> list[ShopResult]:
+def _action_inputs(rb: ir.Rulebook) -> set[str] | None:
+    """The indicators the actions' conditions read, or None when they read more than that."""
+    refs: list[ir.ResultRef] = []
+
+    def walk(node) -> None:
+        if isinstance(node, ir.ResultRef):
+            refs.append(node)
+        elif isinstance(node, ir.Node):
+            for value in node.__dict__.values():
+                for item in value if isinstance(value, tuple) else (value,):
+                    walk(item)
+
+    for action in rb.actions:
+        walk(action.when)
+        walk(action.until)
+    if any(r.of != "indicator" for r in refs):
+        return None
+    return {r.name for r in refs}
+
+
+def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: list[str] | None,
+                   only_indicators: set[str] | None = None) -> list[ShopResult]:
+    if only_indicators is not None:
+        plan = dataclasses.replace(plan, indicators=tuple(i for i in plan.indicators if i.name in only_indicators),
+                                   dimensions=(), scores=(), grades=())
     shop_rows = _fetch(con, shop_query(rb, plan))
     key = rb.table(rb.entity).key.name
     if only is not None:

@@ -1,0 +1,97 @@
+"""The engine end to end: every rulebook's own tests, the JSON contract, ranges of days."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+import lhrule
+from lhrule.engine.compile import compile_rulebook, compile_text
+from lhrule.engine.testing import run_tests
+
+ROOT = Path(__file__).resolve().parent.parent
+RULEBOOKS = sorted(p for p in [*(ROOT / "rulebooks").rglob("*.rule"), *(ROOT / "tests" / "rulebooks").glob("*.rule")])
+EXAMPLE = ROOT / "examples" / "data"
+
+
+def _tests_of(path: Path):
+    result = compile_rulebook(path)
+    assert result.ok, [str(d.span) + " " + d.message for d in result.diagnostics if d.is_error]
+    return result.rulebook
+
+
+@pytest.mark.parametrize("path", RULEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_rulebook_tests_pass(path: Path, at_root):
+    rb = _tests_of(path.relative_to(ROOT))
+    failures = [(o.test.name, [m for _, m in o.failures]) for o in run_tests(rb) if not o.passed]
+    assert failures == []
+
+
+def test_a_wrong_expectation_fails_with_what_was_found(at_root):
+    text = (ROOT / "tests" / "rulebooks" / "engine.rule").read_text(encoding="utf-8")
+    text = text.replace('include "../../rulebooks/common/events.rule"',
+                        (ROOT / "rulebooks" / "common" / "events.rule").read_text(encoding="utf-8"))
+    text = text.replace('expect pickup for "s1" = 1 / 3', 'expect pickup for "s1" = 2 / 3')
+    text = text.replace('expect no downgrade for "s1"\n  expect downgrade for "s2"\n  expect response for "s2"',
+                        'expect downgrade for "s1"\n  expect downgrade for "s2"\n  expect response for "s2"')
+    rb = compile_text(text, "engine.rule").rulebook
+    failed = {o.test.name: [m for _, m in o.failures] for o in run_tests(rb) if not o.passed}
+    assert failed == {
+        "24 hours exactly is in time, one second more is late": ["expected 2 / 3, got 1 / 3"],
+        "a penalty stays in force over a day without consultations, and lifts after a day at 40%":
+            ["expected downgrade in force, but it is not"],
+    }
+
+
+@pytest.fixture(scope="module")
+def tour_run():
+    return lhrule.score(ROOT / "rulebooks" / "examples" / "tour.rule", EXAMPLE, as_of="2024-06-30")
+
+
+def test_score_json_has_every_contract_field(tour_run):
+    out = tour_run.to_json()
+    assert (out["rulebook"], out["version"], out["as_of"]) == ("tour", "1.0", "2024-06-30")
+    assert len(out["shops"]) == 130
+    shop = out["shops"][0]
+    assert set(shop) >= {"shop_id", "category", "score", "grade", "indicators", "actions"}
+    for item in shop["indicators"].values():
+        assert set(item) >= {"label", "dimension", "value", "numerator", "denominator", "assessed", "band",
+                             "points", "excluded"}
+        assert item["assessed"] or item["reason"]
+        assert isinstance(item["denominator"], int)
+    rate = shop["indicators"]["reply_rate"]
+    assert rate["label"] == "旺旺回复率" and rate["dimension"] == "咨询"
+    assert isinstance(rate["numerator"], int) and isinstance(rate["value"], str)
+
+
+def test_rates_are_exact_quotients(tour_run):
+    from fractions import Fraction
+
+    for res in tour_run.results:
+        r = res.indicators["pickup_24h"]
+        if r.rows:
+            assert r.value == Fraction(r.hits, r.rows)
+
+
+def test_a_range_is_the_days_scored_one_by_one(at_root):
+    rb = ROOT / "tests" / "rulebooks" / "engine.rule"
+    both = lhrule.score(rb, EXAMPLE, start="2024-06-29", end="2024-06-30")
+    days = {d: lhrule.score(rb, EXAMPLE, as_of=d).to_json()["shops"] for d in ("2024-06-29", "2024-06-30")}
+    ranged = both.to_json()
+    assert (ranged["from"], ranged["to"]) == ("2024-06-29", "2024-06-30")
+    for shop in ranged["shops"]:
+        day = shop.pop("as_of")
+        assert shop in days[day]
+
+
+def test_flags_trace_every_event_of_a_shop(tour_run):
+    flags = tour_run.flags("pickup_24h", shop="s000000")
+    rows = flags.to_pylist()
+    assert {"event_id", "in_window", "x_natural_disaster", "numerator", "eligible", "kept"} <= set(flags.column_names)
+    kept = [r for r in rows if r["kept"]]
+    res = next(r for r in tour_run.results if r.shop_id == "s000000")
+    assert len(kept) == res.indicators["pickup_24h"].rows
+    assert sum(r["numerator"] for r in kept) == res.indicators["pickup_24h"].hits
+    assert any(not r["in_window"] for r in rows)
