@@ -80,9 +80,9 @@ class ScoreRun:
         if ind is None:
             raise KeyError(f"indicator {indicator} is not in force on {day}")
         query = flags_query(self.rulebook.ir, plan, ind, [day], [shop] if shop else None, whole_table=shop is not None)
-        cur = self.con.execute(query.sql(dialect="duckdb"))
-        # duckdb 2 names it to_arrow_table; 1.x fetch_arrow_table
-        return cur.to_arrow_table() if hasattr(cur, "to_arrow_table") else cur.fetch_arrow_table()
+        rel = self.con.sql(query.sql(dialect="duckdb"))
+        # duckdb 2 names it to_arrow_table; 1.x arrow()
+        return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
 
 
 def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=None, end=None,

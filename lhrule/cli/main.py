@@ -150,7 +150,7 @@ def fmt(
     raise typer.Exit(1 if broken or (check_only and changed) else 0)
 
 
-from lhrule.cli import scoring  # noqa: E402,F401  (registers score, test, demo)
+from lhrule.cli import explain, gen, scoring  # noqa: E402,F401  (register the other commands)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m lhrule`

@@ -54,16 +54,22 @@ def score(
 
 
 def _run(rb, data: Path, day, first, last, shops):
-    import duckdb
     from rich.console import Console
 
     from lhrule.api import score as api_score
+
+    with Console(stderr=True).status(f"scoring {data} with {rb.path.name} …"):
+        return _guarded(lambda: api_score(rb, data, as_of=day, start=first, end=last, shops=shops), data)
+
+
+def _guarded(work, data: Path):
+    """Run engine work; a problem with the data becomes a message and exit 1, not a traceback."""
+    import duckdb
+
     from lhrule.engine.dataset import DatasetError
 
-    console = Console(stderr=True)
     try:
-        with console.status(f"scoring {data} with {rb.path.name} …"):
-            return api_score(rb, data, as_of=day, start=first, end=last, shops=shops)
+        return work()
     except DatasetError as exc:
         typer.echo(f"lhrule: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -150,3 +156,20 @@ def demo(
 
     typer.echo(f"lhrule demo: {rb.ir.label or rb.ir.name} on {data}, as of {as_of}\n", err=True)
     score_table(run)
+    worst = min(run.results, key=lambda r: (_sort_key(r), r.shop_id))
+    typer.echo(f"\nWhy does shop {worst.shop_id} score lowest? lhrule explain {worst.shop_id} --rulebook {rulebook} "
+               f"--data {data} --as-of {as_of}\n")
+    from lhrule.cli.explain import render_tree
+    from lhrule.engine.explain import Explainer
+
+    render_tree(Explainer(run.con, rb.ir, rb.sources, 3).explain(worst.shop_id, run.days[-1]))
+
+
+def _sort_key(res):
+    from fractions import Fraction
+
+    primary = next(iter(res.scores.values()), None)
+    if primary is not None and primary.value is not None:
+        return primary.value
+    values = [i.value for i in res.indicators.values() if i.assessed and i.value is not None]
+    return min(values) if values else Fraction(10**9)

@@ -121,6 +121,8 @@ def _file_view(con, table: ir.Table, files: list[Path], zone: str) -> None:
             expr = f"CAST(CAST(NULLIF({ident}, '') AS TIMESTAMPTZ) AS TIMESTAMP)"
         elif source_type == "VARCHAR" and c.type.name not in ("id", "string", "enum", "list"):
             expr = f"CAST(NULLIF({ident}, '') AS {SQL_TYPES[c.type.name]})"
+        elif source_type == SQL_TYPES[c.type.name]:
+            expr = ident  # already the declared type: a bare column lets filters reach the file scan
         else:
             expr = f"CAST({ident} AS {SQL_TYPES[c.type.name]})"
         parts.append(f"{expr} AS {ident}")

@@ -76,6 +76,11 @@ def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.da
     columns += [exp.alias_(sql(k), f"key_{i}") for i, k in enumerate(ind.once_per, 1)]
     if ind.measure.kind == "rate":
         columns.append(exp.alias_(coalesce_false(sql(ind.measure.expr)), "numerator"))
+        if whole_table:  # explain says which part of the condition failed, and the value it saw
+            for i, part in enumerate(conjuncts(ind.measure.expr), 1):
+                columns.append(exp.alias_(coalesce_false(sql(part)), f"condition_{i}"))
+                if isinstance(part, ir.Binary) and part.op in ("=", "!=", "<", "<=", ">", ">="):
+                    columns.append(exp.alias_(sql(part.left), f"condition_{i}_value"))
     elif ind.measure.kind in ("average", "total"):
         columns.append(exp.alias_(sql(ind.measure.expr), "value"))
     select = exp.select(*columns).from_(exp.to_table(table_name(ind.table)).as_(ROW, quoted=True))
@@ -88,6 +93,13 @@ def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.da
     if conditions:
         select = select.where(exp.and_(*conditions))
     return _with_verdicts(select, ind, exclusions)
+
+
+def conjuncts(e: ir.Expr) -> list[ir.Expr]:
+    """`a and b and c` as [a, b, c]: each part is judged, and explained, on its own."""
+    if isinstance(e, ir.Binary) and e.op == "and":
+        return conjuncts(e.left) + conjuncts(e.right)
+    return [e]
 
 
 def _with_verdicts(flags: exp.Select, ind: ir.Indicator, exclusions) -> exp.Select:

@@ -119,6 +119,10 @@ def _action_inputs(rb: ir.Rulebook) -> set[str] | None:
 
 def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: list[str] | None,
                    only_indicators: set[str] | None = None) -> list[ShopResult]:
+    if only is not None and any(b.rank_within for b in plan.bands.values()):
+        # a rank is among every shop of the group: score them all, keep the ones asked for
+        wanted = set(only)
+        return [r for r in _score_segment(con, rb, plan, days, None, only_indicators) if r.shop_id in wanted]
     if only_indicators is not None:
         plan = dataclasses.replace(plan, indicators=tuple(i for i in plan.indicators if i.name in only_indicators),
                                    dimensions=(), scores=(), grades=())

@@ -1,0 +1,136 @@
+"""`lhrule explain SHOP`: why this shop has this grade."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lhrule.cli.main import app, compile_or_exit, usage_error
+from lhrule.cli.scoring import _date
+
+STYLE = {"grade": "bold magenta", "score": "bold cyan", "dimension": "cyan", "indicator": "bold",
+         "events": "yellow", "event": "dim", "action": "bold red", "group": "bold"}
+
+
+@app.command()
+def explain(
+    shop: Annotated[str, typer.Argument(help="The shop id to explain.", show_default=False)],
+    rulebook: Annotated[Path, typer.Option("--rulebook", help="The rulebook (.rule).", show_default=False)],
+    data: Annotated[Path, typer.Option("--data", help="The dataset folder.", show_default=False)],
+    as_of: Annotated[str, typer.Option("--as-of", help="The evaluation date T.", show_default=False)],
+    events: Annotated[str, typer.Option("--events", help="Events shown per verdict: a number, or all.")] = "5",
+    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    html_out: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML page.")] = None,
+) -> None:
+    """Show why a shop has its grade: score, weights, indicators, bands and the events behind them."""
+    if format not in ("text", "json"):
+        raise usage_error(f"--format must be text or json, not {format!r}")
+    if events != "all" and not events.isdigit():
+        raise usage_error(f"--events takes a number or all, not {events!r}")
+    day = _date(as_of, "--as-of")
+    rb = compile_or_exit(rulebook)
+    from lhrule.cli.scoring import _guarded
+    from lhrule.engine.dataset import connect, open_dataset
+    from lhrule.engine.explain import Explainer
+
+    def build():
+        con = connect(rb.ir)
+        open_dataset(con, data, rb.ir)
+        return Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events)).explain(shop, day)
+
+    tree = _guarded(build, data)
+    if tree is None:
+        typer.echo(f"lhrule: no shop {shop!r} in {data}", err=True)
+        raise typer.Exit(1)
+    if html_out is not None:
+        html_out.write_text(to_html(tree), encoding="utf-8")
+        typer.echo(f"wrote {html_out}", err=True)
+    if format == "json":
+        typer.echo(json.dumps(tree.to_json(), ensure_ascii=False, indent=2))
+    else:
+        render_tree(tree)
+
+
+def _where(node) -> str:
+    if not node.rule:
+        return ""
+    return f"{Path(node.rule['file']).name}:{node.rule['line']}"
+
+
+def _line(node) -> str:
+    from rich.markup import escape
+
+    label = node.data.get("label")
+    head = f"[{STYLE.get(node.kind, '')}]{escape(node.kind)} {escape(node.name)}[/]"
+    if label and label != node.name:
+        head += f" {escape(label)}"
+    if node.value is not None and node.kind != "event":
+        head += f" = [bold]{escape(str(node.value))}[/]"
+    if "weight" in node.data:
+        head += f" [dim](weight {escape(node.data['weight'])})[/]"
+    text = head
+    if node.kind == "event":
+        at = node.data.get("at") or ""
+        text = f"[dim]{escape(node.name)} {escape(at)}[/]"
+    if node.detail:
+        text += f"\n[dim]{escape(node.detail)}[/]" if node.kind != "event" else f" [dim]{escape(node.detail)}[/]"
+    where = _where(node)
+    if where and node.kind not in ("event",):
+        text += f"  [blue]{escape(where)}[/]"
+    if node.cite and node.kind not in ("event",):
+        text += f"\n[green]cite {escape(node.cite)}[/]"
+    return text
+
+
+def render_tree(root) -> None:
+    from rich.console import Console
+    from rich.tree import Tree
+
+    def add(branch, node):
+        child = branch.add(_line(node))
+        for c in node.children:
+            add(child, c)
+
+    title = f"[bold]shop {root.name}[/] ({root.data.get('category')}) as of {root.data.get('as_of')}"
+    tree = Tree(title)
+    for c in root.children:
+        add(tree, c)
+    Console().print(tree)
+
+
+def to_html(root) -> str:
+    """A self-contained page: no scripts, no fonts, nested <details> an analyst can open."""
+
+    def item(node, depth: int) -> str:
+        esc = html.escape
+        label = node.data.get("label")
+        title = f'<span class="k {esc(node.kind)}">{esc(node.kind)}</span> <b>{esc(node.name)}</b>'
+        if label and label != node.name:
+            title += f" {esc(label)}"
+        if node.value is not None:
+            title += f' = <span class="v">{esc(str(node.value))}</span>'
+        body = ""
+        if node.detail:
+            body += f'<div class="d">{esc(node.detail)}</div>'
+        if node.rule:
+            body += f'<div class="r">{esc(node.rule["file"])}:{node.rule["line"]}:{node.rule["column"]}</div>'
+        if node.cite:
+            body += f'<div class="c">cite {esc(node.cite)}</div>'
+        inner = "".join(item(c, depth + 1) for c in node.children)
+        if not inner:
+            return f"<div class='leaf'>{title}{body}</div>"
+        opened = " open" if depth < 3 else ""
+        return f"<details{opened}><summary>{title}</summary>{body}{inner}</details>"
+
+    css = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}details{margin-left:1.2em}"
+           ".leaf{margin-left:2.4em}.k{color:#777;font-size:.85em}.v{color:#b00}.d{color:#444;margin-left:1.2em}"
+           ".r{color:#35a;font-size:.85em;margin-left:1.2em}.c{color:#272;font-size:.85em;margin-left:1.2em}")
+    head = (f"<title>lhrule explain {html.escape(root.name)}</title><meta charset='utf-8'><style>{css}</style>")
+    title = (f"<h1>shop {html.escape(root.name)} ({html.escape(str(root.data.get('category')))}) "
+             f"as of {html.escape(root.data.get('as_of', ''))}</h1>")
+    return "<!doctype html><html><head>" + head + "</head><body>" + title + \
+        "".join(item(c, 0) for c in root.children) + "</body></html>\n"

@@ -1,0 +1,265 @@
+"""`explain`: one shop's result as a tree, from the grade down to the events.
+
+The tree is built from the engine's own result for the shop (`score.score` restricted to
+it) and the indicator flags of `query.flags_query`: there is no second implementation to
+disagree with the batch score. Every node names the rule that produced it (file, line,
+column) and the policy clause it cites. The tree is data (`Node`); `cli/explain.py`
+renders it as text, and `to_html` as a self-contained page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from lhrule.engine import ir
+from lhrule.engine.plan import plan_for
+from lhrule.engine.query import conjuncts, exclusion_column, flags_query
+from lhrule.engine.score import IndicatorResult, PartResult, ShopResult, decimal_text, score
+from lhrule.engine.sql import MICROS
+
+VERDICTS = ("counted", "not_counted", "excluded", "duplicate", "filtered", "outside_window")
+
+
+@dataclass
+class Node:
+    kind: str
+    name: str
+    value: str | None = None
+    detail: str | None = None
+    rule: dict | None = None
+    cite: str | None = None
+    children: list[Node] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "name": self.name, "value": self.value}
+        if self.detail:
+            out["detail"] = self.detail
+        out.update({"rule": self.rule, "cite": self.cite})
+        out.update(self.data)
+        out["children"] = [c.to_json() for c in self.children]
+        return out
+
+
+def _rule(span) -> dict | None:
+    return {"file": span.file, "line": span.line, "column": span.column} if span else None
+
+
+def _cite(decl) -> str | None:
+    if not getattr(decl, "cites", None):
+        return None
+    c = decl.cites[0]
+    return f"{c.source}: {c.quote}" if c.quote else c.source
+
+
+def num(value: Fraction | None, digits: int = 4) -> str | None:
+    return decimal_text(value, digits)
+
+
+def duration_text(seconds) -> str:
+    total = int(seconds)
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    d, rest = divmod(total, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s or not total else ""]
+    return sign + "".join(parts)
+
+
+class Explainer:
+    def __init__(self, con, rb: ir.Rulebook, sources: dict[str, str], events: int | None = 5):
+        self.con, self.rb, self.sources, self.events = con, rb, sources, events
+
+    def text_of(self, node) -> str:
+        sp = node.span
+        lines = self.sources.get(sp.file, "").splitlines()
+        if sp.line > len(lines):
+            return ""
+        if sp.line == sp.end_line:
+            return lines[sp.line - 1][sp.column - 1: sp.end_column - 1]
+        return lines[sp.line - 1][sp.column - 1:].strip() + " …"
+
+    def explain(self, shop: str, day: dt.date) -> Node | None:
+        results = score(self.con, self.rb, [day], [shop])
+        if not results:
+            return None
+        res = results[0]
+        root = Node("shop", shop, value=None, detail=f"as of {day}",
+                    data={"as_of": day.isoformat(), "category": res.shop.get("main_category"),
+                          "rulebook": self.rb.name})
+        used: set[str] = set()
+        for name, gr in zip(res.grades, res.plan.grades):
+            level = res.grades[name]
+            node = Node("grade", name, value=level.label if level else None, rule=_rule((level or gr).span),
+                        cite=_cite(gr),
+                        detail=self._level_text(level, gr.levels) if level else "no score to grade",
+                        data={"label": gr.label})
+            sc = res.scores.get(gr.score)
+            if sc is not None:
+                node.children.append(self._part(sc, res, used))
+            root.children.append(node)
+        graded = {g.score for g in res.plan.grades}
+        for name, sc in res.scores.items():
+            if name not in graded:
+                root.children.append(self._part(sc, res, used))
+        rest = [n for n in res.indicators if n not in used]
+        if rest:
+            other = Node("group", "indicators", detail="indicators outside the score")
+            other.children = [self._indicator(res.indicators[n], res) for n in rest]
+            root.children.append(other)
+        for action in res.plan.actions:
+            root.children.append(self._action(action, res))
+        root.value = root.children[0].value if root.children and root.children[0].kind == "grade" else None
+        return root
+
+    # -- scores ------------------------------------------------------------------------
+    def _part(self, part: PartResult, res: ShopResult, used: set[str]) -> Node:
+        decl = part.decl
+        kind = "score" if isinstance(decl, ir.Score) else "dimension"
+        where = f"weights for {part.override.column} in {{{', '.join(part.override.values)}}}" if part.override \
+            else "weights"
+        terms = [f"{num(part.used[n])} × {num(w * 100, 2)}%" for n, w in part.weights.items() if n in part.used]
+        counted = sum((w for n, w in part.weights.items() if n in part.used), Fraction(0))
+        detail = " + ".join(terms) if terms else "nothing assessed"
+        if terms and counted != 1:
+            detail = f"({detail}) ÷ {num(counted * 100, 2)}%"
+        if part.missing:
+            policy = "re-weighted" if decl.unassessed == "reweight" else f"scored {num(self._unassessed(decl, res))}"
+            detail += f"; not assessed: {', '.join(part.missing)} ({policy})"
+        if getattr(decl, "round", None) is not None:
+            detail += f"; rounded to {decl.round} places"
+        node = Node(kind, part.name, value=num(part.value), detail=detail,
+                    rule=_rule(part.override.span if part.override else decl.span), cite=_cite(decl),
+                    data={"label": decl.label, "weights": {n: num(w) for n, w in part.weights.items()},
+                          "weights_from": where})
+        for name, weight in part.weights.items():
+            if name in res.dimensions:
+                child = self._part(res.dimensions[name], res, used)
+            elif name in res.indicators:
+                child = self._indicator(res.indicators[name], res)
+                used.add(name)
+            else:
+                continue
+            child.data["weight"] = num(weight)
+            node.children.append(child)
+        if kind == "dimension":
+            for ind in res.plan.indicators:
+                if ind.dimension == part.name:
+                    used.add(ind.name)
+                    if ind.name not in part.weights:
+                        node.children.append(self._indicator(res.indicators[ind.name], res))
+        return node
+
+    def _unassessed(self, decl, res):
+        from lhrule.engine.evaluate import evaluate, to_fraction
+
+        return to_fraction(evaluate(decl.unassessed_score, res)) if decl.unassessed_score is not None else None
+
+    def _level_text(self, level: ir.Level, levels) -> str:
+        if level.cut == "otherwise":
+            return f'"{level.label}" otherwise'
+        return f'"{level.label}" {level.op or "top"} {self.text_of(level.threshold)}'
+
+    # -- indicators --------------------------------------------------------------------
+    def _indicator(self, r: IndicatorResult, res: ShopResult) -> Node:
+        ind = r.version
+        duration = ind.value_type.name == "duration"
+        show = (lambda v: duration_text(v) if v is not None else None) if duration else \
+            (lambda v: num(v, ind.round if ind.round is not None else 4))
+        kind = ind.measure.kind
+        if kind == "rate":
+            formula = f"{r.hits} / {r.rows}"
+        elif kind == "average":
+            formula = f"{show(r.total)} / {r.rows}" if r.total is not None else f"nothing / {r.rows}"
+        else:
+            formula = f"{kind} of {r.rows} rows"
+        detail = formula + (f" = {show(r.value)}" if r.value is not None else "")
+        if not r.assessed:
+            detail += f"; not assessed: {r.reason}"
+        bands = res.plan.bands.get(ind.name)
+        if r.level is not None:
+            detail += f"; band {self._level_text(r.level, bands.levels)}"
+            if r.rank is not None:
+                detail += f" (rank {r.rank} of {r.group_size} in {bands.rank_within} {r.group})"
+            if r.points is not None:
+                detail += f" → {num(r.points)} points"
+        node = Node("indicator", ind.name, value=show(r.value), detail=detail, rule=_rule(ind.span), cite=_cite(ind),
+                    data={"label": ind.label, "assessed": r.assessed, "numerator": r.numerator if isinstance(
+                        r.numerator, int) else num(r.numerator, 6), "denominator": r.rows,
+                          "band": r.level.label if r.level else None, "points": num(r.points),
+                          "excluded": r.excluded})
+        if ind.min_sample is not None:
+            node.data["min_sample"] = self.text_of(ind.min_sample)
+        node.children = self._events(ind, res)
+        return node
+
+    def _events(self, ind: ir.Indicator, res: ShopResult) -> list[Node]:
+        plan = plan_for(self.rb, res.as_of)
+        query = flags_query(self.rb, plan, ind, [res.as_of], [res.shop_id], whole_table=True)
+        rel = self.con.sql(query.order_by("at", "event_id").sql(dialect="duckdb"))
+        names = rel.columns
+        rows = [dict(zip(names, row)) for row in rel.fetchall()]
+        exclusions = {exclusion_column(x): x for x in plan.exclusions_of(ind.name)}
+        parts = conjuncts(ind.measure.expr) if ind.measure.kind == "rate" else []
+        groups: dict[str, list[Node]] = {v: [] for v in VERDICTS}
+        counts = dict.fromkeys(VERDICTS, 0)
+        for row in rows:
+            verdict, why, rule, cite = self._verdict(row, ind, exclusions, parts)
+            counts[verdict] += 1
+            if self.events is None or len(groups[verdict]) < self.events:
+                groups[verdict].append(Node("event", str(row["event_id"]), value=verdict, detail=why, rule=rule,
+                                            cite=cite, data={"at": row["at"].isoformat(sep=" ") if row["at"] else None}))
+        out = []
+        for verdict in VERDICTS:
+            if counts[verdict]:
+                shown = len(groups[verdict])
+                more = f", first {shown} shown" if shown < counts[verdict] else ""
+                out.append(Node("events", verdict, value=str(counts[verdict]), detail=f"{counts[verdict]} events{more}",
+                                children=groups[verdict], data={"count": counts[verdict]}))
+        return out
+
+    def _verdict(self, row: dict, ind: ir.Indicator, exclusions: dict, parts: list) -> tuple:
+        if not row["in_window"]:
+            w = ind.window
+            return "outside_window", f"{w.column} {row['at']} is outside T-{w.start_offset} .. T-{w.end_offset}", \
+                _rule(w.span), None
+        for i, f in enumerate(ind.filters, 1):
+            if not row[f"where_{i}"]:
+                return "filtered", f"fails `where {self.text_of(f)}`", _rule(f.span), None
+        for column, x in exclusions.items():
+            if row[column]:
+                return "excluded", f"excluded by {x.name} ({x.label or x.name})", _rule(x.span), _cite(x)
+        if not row["kept"]:
+            keys = ", ".join(self.text_of(k) for k in ind.once_per)
+            return "duplicate", f"an earlier event has the same {keys}", _rule(ind.once_per[0].span), None
+        if ind.measure.kind != "rate":
+            value = row.get("value")
+            shown = duration_text(Fraction(value) / MICROS) if value is not None and \
+                ind.measure.expr.type.name == "duration" else num(Fraction(value), 6) if value is not None else None
+            return "counted", f"value {shown}" if shown else None, _rule(ind.measure.span), None
+        if row["numerator"]:
+            return "counted", None, _rule(ind.measure.span), None
+        for i, part in enumerate(parts, 1):
+            if not row.get(f"condition_{i}", True):
+                seen = row.get(f"condition_{i}_value")
+                if seen is not None and part.left.type.name == "duration":
+                    seen = duration_text(Fraction(seen) / MICROS)
+                shown = f": {seen}" if seen is not None else (": missing" if f"condition_{i}_value" in row else "")
+                return "not_counted", f"fails `{self.text_of(part)}`{shown}", _rule(part.span), None
+        return "not_counted", None, _rule(ind.measure.span), None
+
+    # -- actions -----------------------------------------------------------------------
+    def _action(self, action: ir.Action, res: ShopResult) -> Node:
+        on = res.actions.get(action.name, False)
+        since = res.action_since.get(action.name)
+        detail = f"when {self.text_of(action.when)}"
+        if action.until is not None:
+            detail += f"; until {self.text_of(action.until)}"
+        if on and since:
+            detail += f"; in force since {since}"
+        return Node("action", action.name, value="in force" if on else "not in force", detail=detail,
+                    rule=_rule(action.span), cite=_cite(action), data={"label": action.label, "in_force": on,
+                                                                       "since": since.isoformat() if since else None})

@@ -1,0 +1,106 @@
+"""`explain`: golden trees for a few shops of the example dataset, the explanation equal to
+the batch score on random datasets, and the HTML page."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import lhrule
+from lhrule.cli.main import app
+from lhrule.engine.explain import Explainer
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden" / "explain"
+TOUR = "rulebooks/examples/tour.rule"
+CASES = [("s000003", "2024-06-30"), ("s000042", "2024-06-30"), ("s000100", "2024-06-15")]
+
+
+@pytest.mark.parametrize("shop,day", CASES)
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_golden_explain(shop, day, fmt, at_root, update_golden, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(app, ["explain", shop, "--rulebook", TOUR, "--data", "examples/data",
+                                      "--as-of", day, "--events", "2", "--format", fmt])
+    assert result.exit_code == 0, result.output
+    path = GOLDEN / f"{shop}-{day}.{'txt' if fmt == 'text' else 'json'}"
+    if update_golden or not path.exists():
+        path.write_text(result.output, encoding="utf-8")
+    assert result.output == path.read_text(encoding="utf-8")
+    if fmt == "text":
+        assert max(len(line) for line in result.output.splitlines()) <= 80
+
+
+def _walk(node):
+    yield node
+    for child in node["children"]:
+        yield from _walk(child)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), pick=st.integers(0, 10_000), rulebook=st.sampled_from(
+    [TOUR, "tests/rulebooks/engine.rule", "rulebooks/tejia/response-3min.rule"]))
+def test_explain_equals_score(seed, pick, rulebook, tmp_path_factory, at_root):
+    from lhrule.engine.gen import generate
+
+    data = tmp_path_factory.mktemp("data")
+    generate(data, shops=8, days=40, seed=seed)
+    run = lhrule.score(rulebook, data, as_of="2024-06-05")
+    scored = run.to_json()["shops"]
+    shop = scored[pick % len(scored)]
+    tree = Explainer(run.con, run.rulebook.ir, run.rulebook.sources).explain(shop["shop_id"], run.days[0])
+    nodes = list(_walk(tree.to_json()))
+    for node in nodes:
+        if node["kind"] == "indicator":
+            item = shop["indicators"][node["name"]]
+            assert (node["numerator"], node["denominator"], node["band"], node["points"], node["assessed"]) == \
+                (item["numerator"], item["denominator"], item["band"], item["points"], item["assessed"])
+            counted = sum(c["count"] for c in node["children"] if c["name"] in ("counted", "not_counted"))
+            assert counted == item["denominator"]
+        if node["kind"] == "grade":
+            assert node["value"] == shop["grade"]
+        if node["kind"] == "score":
+            assert node["value"] == shop["scores"][node["name"]]
+        if node["kind"] == "action":
+            assert (node["value"] == "in force") == (node["name"] in shop["actions"])
+    explained = {n["name"] for n in nodes if n["kind"] == "indicator"}
+    assert explained == set(shop["indicators"])
+
+
+class _Strict(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.stack, self.tags = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        if tag not in ("meta", "br"):
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack.pop() == tag
+
+
+def test_html_page_is_self_contained_and_well_formed(tmp_path, at_root):
+    page = tmp_path / "s.html"
+    result = CliRunner().invoke(app, ["explain", "s000003", "--rulebook", TOUR, "--data", "examples/data",
+                                      "--as-of", "2024-06-30", "--html", str(page), "--format", "json"])
+    assert result.exit_code == 0
+    text = page.read_text(encoding="utf-8")
+    parser = _Strict()
+    parser.feed(text)
+    assert parser.stack == [] and {"details", "summary", "style"} <= parser.tags
+    assert "<script" not in text and "http" not in text
+    assert "24小时揽收及时率" in text
+
+
+def test_unknown_shop_is_a_message(at_root):
+    result = CliRunner().invoke(app, ["explain", "nope", "--rulebook", TOUR, "--data", "examples/data",
+                                      "--as-of", "2024-06-30"])
+    assert result.exit_code == 1 and "no shop 'nope'" in result.output
