@@ -9,7 +9,9 @@ rate of exactly 40% must never read as 39.999…%.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import functools
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -186,7 +188,7 @@ def _indicator(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan: Plan)
     if r.value is not None and ind.round is not None:
         r.value = round_half_up(r.value, ind.round)
     applies = ind.only_for is None or bool(res.shop.get(f"only_for_{ind.name}"))
-    minimum = to_fraction(evaluate(ind.min_sample, res)) if ind.min_sample is not None else None
+    minimum = _bound(ind.min_sample, res) if ind.min_sample is not None else None
     if ind.status == "retired" and not applies:
         r.reason = f"retired from {ind.effective.start}"
     elif not applies:
@@ -214,9 +216,12 @@ def _levels(ind: ir.Indicator, plan: Plan, day_results: list[ShopResult]) -> Non
             if r.assessed:
                 groups.setdefault(r.group, []).append(r)
         for members in groups.values():
-            ordered = sorted((m.value for m in members), reverse=ind.direction == "higher")
-            for m in members:
-                better = sum(1 for v in ordered if (v > m.value if ind.direction == "higher" else v < m.value))
+            ordered = sorted(m.value for m in members)
+            for m in members:  # rank 1 is the best; shops with equal values share a rank
+                if ind.direction == "higher":
+                    better = len(ordered) - bisect.bisect_right(ordered, m.value)
+                else:
+                    better = bisect.bisect_left(ordered, m.value)
                 m.rank, m.group_size = better + 1, len(members)
     for res in day_results:
         r = res.indicators[ind.name]
@@ -231,13 +236,32 @@ def _pick(levels, value: Fraction, res: ShopResult, plan: Plan, direction: str, 
     for level in levels:
         if level.cut == "otherwise":
             return level
-        bound = to_fraction(evaluate(level.threshold, res))
+        bound = _bound(level.threshold, res)
         if level.cut == "top":
             if (rank - 1) < bound * size:  # the shops ahead of it are fewer than the top share
                 return level
         elif {">=": value >= bound, ">": value > bound, "<=": value <= bound, "<": value < bound}[level.op]:
             return level
     return None
+
+
+def _bound(e: ir.Expr, res: ShopResult) -> Fraction:
+    """A cut-off's value; the same for every shop unless it is a param with per-group values."""
+    if isinstance(e, ir.Literal_):
+        return _literal_fraction(e)
+    if isinstance(e, ir.ParamRef) and not res.plan.params[e.name].overrides:
+        return _literal_fraction(res.plan.params[e.name].value)
+    return to_fraction(evaluate(e, res))
+
+
+@functools.lru_cache(maxsize=1024)
+def _fractions(weights: tuple[ir.Weight, ...]) -> tuple[tuple[str, Fraction], ...]:
+    return tuple((w.name, Fraction(w.weight)) for w in weights)
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal_fraction(e: ir.Literal_) -> Fraction:
+    return Fraction(e.value)
 
 
 def _weighted(decl, members: list[str], res: ShopResult, values: dict[str, Fraction]) -> PartResult:
@@ -249,7 +273,7 @@ def _weighted(decl, members: list[str], res: ShopResult, values: dict[str, Fract
             break
     in_force = set(members) | set(res.indicators) | set(res.dimensions)
     if weights:
-        out.weights = {w.name: Fraction(w.weight) for w in weights if w.name in in_force}
+        out.weights = {name: w for name, w in _fractions(weights) if name in in_force}
     else:
         out.weights = {m: Fraction(1, len(members)) for m in members} if members else {}
     num, den = Fraction(0), Fraction(0)
