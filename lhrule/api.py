@@ -56,6 +56,7 @@ class ScoreRun:
     results: list
     con: object
     stamp: dict
+    validation: object = None
 
     def to_json(self) -> dict:
         from lhrule.engine.report import score_json
@@ -86,9 +87,14 @@ class ScoreRun:
 
 
 def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=None, end=None,
-          shops: list[str] | None = None) -> ScoreRun:
-    """Score every shop (or the shops named) on as_of, or on every day from start to end."""
-    from lhrule.engine.dataset import connect, open_dataset
+          shops: list[str] | None = None, on_bad_rows: str = "stop", quarantine: str | Path | None = None) -> ScoreRun:
+    """Score every shop (or the shops named) on as_of, or on every day from start to end.
+
+    The dataset is validated first. on_bad_rows="stop" raises DatasetError with the report;
+    "quarantine" writes the bad rows to `quarantine` (a folder) and scores the rest."""
+    from lhrule.engine.dataset import DatasetError, connect, open_dataset
+    from lhrule.engine.validate import quarantine as set_aside
+    from lhrule.engine.validate import validate
     from lhrule.engine.report import dataset_fingerprint
     from lhrule.engine.score import score as run
 
@@ -99,6 +105,16 @@ def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=N
         days = [_date(as_of)]
     con = connect(rb.ir)
     dataset = open_dataset(con, Path(data), rb.ir)
+    checked = validate(con, rb.ir, dataset)
+    quarantined: dict[str, int] = {}
+    if not checked.ok:
+        if on_bad_rows != "quarantine":
+            report = "\n".join(f"  {p}" for p in checked.problems)
+            raise DatasetError(f"the dataset {data} has bad rows:\n{report}\nfix them, or score the rest with "
+                               f"--on-bad-rows quarantine (the bad rows are written aside with their reasons)")
+        quarantined = set_aside(con, rb.ir, dataset, checked, Path(quarantine or "quarantine"))
     results = run(con, rb.ir, days, shops)
     stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": dataset_fingerprint(dataset.files)}
-    return ScoreRun(rb, days, results, con, stamp)
+    if quarantined:
+        stamp["quarantined"] = quarantined
+    return ScoreRun(rb, days, results, con, stamp, checked)

@@ -35,8 +35,16 @@ def score(
     shop: Annotated[Optional[list[str]], typer.Option("--shop", help="Score only this shop (repeatable).")] = None,
     format: Annotated[str, typer.Option("--format", help="table, json, csv or parquet.")] = "table",
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the result to this file.")] = None,
+    on_bad_rows: Annotated[str, typer.Option("--on-bad-rows", help="stop, or quarantine: write bad rows aside "
+                                                                    "and score the rest.")] = "stop",
+    quarantine: Annotated[Optional[Path], typer.Option("--quarantine", help="Where quarantined rows go "
+                                                       "(default: beside --out, else ./quarantine).")] = None,
 ) -> None:
     """Score every shop of a dataset for a date, or for every day of a range."""
+    if on_bad_rows not in ("stop", "quarantine"):
+        raise usage_error(f"--on-bad-rows must be stop or quarantine, not {on_bad_rows!r}")
+    if quarantine is None:
+        quarantine = out.with_name(out.name + ".quarantine") if out else Path("quarantine")
     if format not in ("table", "json", "csv", "parquet"):
         raise usage_error(f"--format must be table, json, csv or parquet, not {format!r}")
     if format == "parquet" and out is None:
@@ -49,17 +57,21 @@ def score(
     if first and last and last < first:
         raise usage_error(f"--to {last} is before --from {first}")
     rb = compile_or_exit(rulebook)
-    run = _run(rb, data, day, first, last, shop)
+    run = _run(rb, data, day, first, last, shop, on_bad_rows, quarantine)
+    for table, n in (run.stamp.get("quarantined") or {}).items():
+        typer.echo(f"quarantined {n} of {run.validation.rows[table]} rows of {table} to {quarantine}/{table}.csv",
+                   err=True)
     _write(run, format, out)
 
 
-def _run(rb, data: Path, day, first, last, shops):
+def _run(rb, data: Path, day, first, last, shops, on_bad_rows: str = "stop", quarantine: Path | None = None):
     from rich.console import Console
 
     from lhrule.api import score as api_score
 
     with Console(stderr=True).status(f"scoring {data} with {rb.path.name} …"):
-        return _guarded(lambda: api_score(rb, data, as_of=day, start=first, end=last, shops=shops), data)
+        return _guarded(lambda: api_score(rb, data, as_of=day, start=first, end=last, shops=shops,
+                                          on_bad_rows=on_bad_rows, quarantine=quarantine), data)
 
 
 def _guarded(work, data: Path):

@@ -31,6 +31,8 @@ class Dataset:
     folder: Path | None
     files: dict[str, list[Path]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    scratch: Path | None = None  # where transcoded copies live
+    originals: dict[str, str] = field(default_factory=dict)  # transcoded copy -> the user's file
 
 
 def connect(rb: ir.Rulebook):
@@ -83,8 +85,9 @@ def open_dataset(con, folder: Path, rb: ir.Rulebook) -> Dataset:
                 data.missing.append(table.name)
             _empty_view(con, table)
             continue
+        files = [_utf8(f, data) for f in files]
         data.files[table.name] = files
-        _file_view(con, table, files, rb.timezone)
+        file_view(con, table, files, rb.timezone)
     if data.missing:
         names = ", ".join(sorted(data.missing))
         raise DatasetError(f"the dataset {folder} has no table {names}: expected NAME.parquet, NAME.csv, "
@@ -92,18 +95,69 @@ def open_dataset(con, folder: Path, rb: ir.Rulebook) -> Dataset:
     return data
 
 
+def _utf8(path: Path, data: Dataset) -> Path:
+    """A CSV or JSON Lines file as UTF-8: exports from Chinese back offices are often GBK.
+    A GBK file is transcoded once, in chunks, to a temporary UTF-8 copy; a UTF-8 BOM is fine."""
+    if path.suffix not in (".csv", ".jsonl", ".json"):
+        return path
+    if _decodes(path, "utf-8-sig"):
+        return path
+    if not _decodes(path, "gbk"):
+        raise DatasetError(f"{path} is neither UTF-8 nor GBK text: save it as UTF-8")
+    import tempfile
+
+    if data.scratch is None:
+        data.scratch = Path(tempfile.mkdtemp(prefix="lhrule-utf8-"))
+    copy = data.scratch / f"{len(list(data.scratch.iterdir()))}-{path.name}"
+    with path.open("r", encoding="gbk", newline="") as src, copy.open("w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+    data.originals[str(copy)] = str(path)
+    return copy
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _reader(files: list[Path]) -> str:
     kinds = {FORMATS[f.suffix] for f in files}
     if len(kinds) > 1:
         raise DatasetError(f"{files[0].parent} mixes file formats; keep one format per table")
     reader = kinds.pop()
-    paths = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+    paths = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
     options = {"read_parquet": "union_by_name = true", "read_csv": "header = true, all_varchar = true",
                "read_json": "format = 'newline_delimited'"}[reader]
     return f"{reader}({paths}, {options})"
 
 
-def _file_view(con, table: ir.Table, files: list[Path], zone: str) -> None:
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def raw_reader(files: list[Path], with_rows: bool = False) -> str:
+    """The files as read; with_rows adds each row's file (`__file`) and 1-based number (`__row`).
+    A streaming row_number() over one file at a time follows the file's own order."""
+    if not with_rows:
+        return _reader(files)
+    parts = [f"SELECT *, {_quote(str(f))} AS __file, row_number() OVER () AS __row FROM {_reader([f])}"
+             for f in files]
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def file_view(con, table: ir.Table, files: list[Path], zone: str, exclude: str | None = None) -> None:
+    """The view `t_NAME`: the declared columns, cast; `exclude` names a table of (__file, __row)
+    to leave out (the quarantined rows)."""
     described = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {_reader(files)}").fetchall()}
     missing = [c.name for c in table.columns if c.name not in described and not c.optional]
     if missing:
@@ -126,7 +180,11 @@ def _file_view(con, table: ir.Table, files: list[Path], zone: str) -> None:
         else:
             expr = f"CAST({ident} AS {SQL_TYPES[c.type.name]})"
         parts.append(f"{expr} AS {ident}")
-    con.execute(f"CREATE OR REPLACE VIEW {table_name(table.name)} AS SELECT {', '.join(parts)} FROM {_reader(files)}")
+    source = _reader(files)
+    if exclude is not None:
+        source = (f"{raw_reader(files, with_rows=True)} AS src WHERE NOT EXISTS (SELECT 1 FROM {exclude} AS x "
+                  f"WHERE x.__file = src.__file AND x.__row = src.__row)")
+    con.execute(f"CREATE OR REPLACE VIEW {table_name(table.name)} AS SELECT {', '.join(parts)} FROM {source}")
 
 
 def _empty_view(con, table: ir.Table) -> None:

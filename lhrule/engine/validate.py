@@ -1,0 +1,177 @@
+"""Validating a dataset against the rulebook's declared schema, before anything is scored.
+
+One pass per table, in DuckDB, over the files as read: each row is checked for a missing
+required value, a value that is not of its column's type (a bad timestamp, NaN or infinity
+in a number …), an enum value outside its set, a duplicate key, and a relation pointing at
+nothing (a refund whose order does not exist). The rows with problems land in a small temp
+table; the report names the table, the file, the row (1-based, header not counted) and the
+column of each. Nothing is dropped silently: by default the run stops; in quarantine mode
+the bad rows are written aside with their reasons and left out of the views scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lhrule.engine import ir
+from lhrule.engine.dataset import SQL_TYPES, Dataset, raw_reader
+from lhrule.engine.sql import table_name
+
+SAMPLES = 5
+
+
+@dataclass
+class Problem:
+    table: str
+    column: str
+    what: str
+    count: int
+    samples: list[tuple[str, int, str | None]]  # file, row, value
+
+    def __str__(self) -> str:
+        where = ", ".join(f"{Path(f).name} row {r}" + (f" ({v!r})" if v is not None else "") for f, r, v in self.samples)
+        more = f" … and {self.count - len(self.samples)} more" if self.count > len(self.samples) else ""
+        rows = "row" if self.count == 1 else "rows"
+        return f"{self.table}.{self.column}: {self.count} {rows} {self.what}: {where}{more}"
+
+
+@dataclass
+class Validation:
+    rows: dict[str, int] = field(default_factory=dict)
+    bad: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    checks: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table -> (column, what) by b<i>
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def validate(con, rb: ir.Rulebook, data: Dataset) -> Validation:
+    result = Validation()
+    for table in rb.tables:
+        files = data.files.get(table.name)
+        if not files:
+            continue
+        _check_table(con, rb, table, data, result)
+    return result
+
+
+def _checks(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, source_types: dict[str, str]):
+    """(column, what, condition, value shown) for every row-level check of the table."""
+    checks = []
+    for c in table.columns:
+        if c.name not in source_types:
+            continue
+        raw = f"r.{_q(c.name)}"
+        text = source_types[c.name] == "VARCHAR"
+        empty = f"({raw} IS NULL" + (f" OR {raw} = ''" if text else "") + ")"
+        if not c.optional:
+            checks.append((c.name, "missing a required value", empty, None))
+        target = SQL_TYPES[c.type.name]
+        if c.type.name == "timestamp" and text:
+            bad = f"(NOT {empty} AND TRY_CAST({raw} AS TIMESTAMPTZ) IS NULL)"
+            checks.append((c.name, "not a timestamp (YYYY-MM-DD HH:MM[:SS][+08:00])", bad, raw))
+        elif target != "VARCHAR" and source_types[c.name] != target:
+            bad = f"(NOT {empty} AND TRY_CAST({raw} AS {target}) IS NULL)"
+            if c.type.name == "number" and source_types[c.name] in ("DOUBLE", "FLOAT"):
+                bad = f"({bad} OR isnan({raw}) OR isinf({raw}))"
+            checks.append((c.name, f"not a {c.type.name if c.type.name != 'number' else 'finite number'}", bad, raw))
+        if c.type.name == "enum":
+            values = ", ".join(_lit(v) for v in c.type.values)
+            checks.append((c.name, f"not one of {', '.join(c.type.values)}",
+                           f"(NOT {empty} AND CAST({raw} AS VARCHAR) NOT IN ({values}))", raw))
+        if c.key:
+            checks.append((c.name, "a duplicate id", f"(NOT {empty} AND COUNT(*) OVER (PARTITION BY {raw}) > 1)", raw))
+            # a window cannot stand in the quick pass; duplicates are counted there by GROUP BY
+        if c.target and c.target in data.files:
+            checks.append((c.name, f"pointing at no row of {c.target}",
+                           f"(NOT {empty} AND k_{c.name}.k IS NULL)", raw))
+    return checks
+
+
+def _keys(con, rb: ir.Rulebook, target: str, data: Dataset) -> str:
+    """A temp table of the target's distinct keys, made once however many tables point at it."""
+    name = f"keys_{target}"
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]).fetchall():
+        key = rb.table(target).key.name
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT DISTINCT CAST({_q(key)} AS VARCHAR) AS k "
+                    f"FROM {raw_reader(data.files[target])}")
+    return name
+
+
+def _check_table(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, result: Validation) -> None:
+    reader = raw_reader(data.files[table.name], with_rows=True)
+    source_types = {r[0]: r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
+    checks = _checks(con, rb, table, data, source_types)
+    result.checks[table.name] = [(column, what) for column, what, _, _ in checks]
+    joins = []
+    for c in table.columns:
+        if c.target and c.target in data.files and c.name in source_types:
+            joins.append(f"LEFT JOIN {_keys(con, rb, c.target, data)} AS k_{c.name} "
+                         f"ON CAST(r.{_q(c.name)} AS VARCHAR) = k_{c.name}.k")
+    # The quick pass: one scan, no row numbers. Only a table with problems is read again to
+    # find and number its bad rows.
+    plain = raw_reader(data.files[table.name])
+    row_checks = [(i, cond) for i, (_, what, cond, _) in enumerate(checks) if what != "a duplicate id"]
+    sums = "".join(f", SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)" for _, cond in row_checks)
+    counts = con.execute(f"SELECT COUNT(*){sums} FROM {plain} AS r {' '.join(joins)}").fetchone()
+    result.rows[table.name] = counts[0]
+    dupes = 0
+    key = table.key
+    if key is not None and key.name in source_types:
+        dupes = con.execute(f"SELECT COUNT(*) FROM (SELECT {_q(key.name)} FROM {plain} WHERE {_q(key.name)} IS NOT "
+                            f"NULL GROUP BY 1 HAVING COUNT(*) > 1)").fetchone()[0]
+    if not dupes and not any(counts[1:]):
+        result.bad[table.name] = 0
+        return
+    flags = ", ".join(f"{cond} AS b{i}" for i, (_, _, cond, _) in enumerate(checks)) or "FALSE AS b0"
+    shown = ", ".join(f"CAST({v} AS VARCHAR) AS v{i}" if v else f"NULL AS v{i}" for i, (_, _, _, v) in enumerate(checks))
+    any_bad = " OR ".join(f"b{i}" for i in range(len(checks))) or "FALSE"
+    bad_table = f"bad_{table.name}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT * FROM (SELECT r.__file, r.__row, {flags}"
+                f"{', ' + shown if shown else ''} FROM {reader} AS r {' '.join(joins)}) WHERE {any_bad}")
+    result.bad[table.name] = con.execute(f"SELECT COUNT(*) FROM {bad_table}").fetchone()[0]
+    if not result.bad[table.name]:
+        return
+    for i, (column, what, _, _) in enumerate(checks):
+        count = con.execute(f"SELECT COUNT(*) FROM {bad_table} WHERE b{i}").fetchone()[0]
+        if not count:
+            continue
+        samples = con.execute(f"SELECT __file, __row, v{i} FROM {bad_table} WHERE b{i} "
+                              f"ORDER BY __file, __row LIMIT {SAMPLES}").fetchall()
+        result.problems.append(Problem(table.name, column, what, count,
+                                       [(data.originals.get(f, f), int(r), v) for f, r, v in samples]))
+
+
+def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: Path) -> dict[str, int]:
+    """Write the bad rows aside with their reasons, and leave them out of the scored views."""
+    from lhrule.engine.dataset import file_view
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for table in rb.tables:
+        if not result.bad.get(table.name):
+            continue
+        reasons = [f"CASE WHEN q.b{i} THEN {_lit(column + ': ' + what)} END"
+                   for i, (column, what) in enumerate(result.checks[table.name])]
+        reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
+        reader = raw_reader(data.files[table.name], with_rows=True)
+        out = folder / f"{table.name}.csv"
+        con.execute(f"COPY (SELECT r.* EXCLUDE (__file, __row), q.__file AS source_file, q.__row AS source_row, "
+                    f"{reason} AS reason FROM {reader} AS r JOIN bad_{table.name} AS q "
+                    f"ON r.__file = q.__file AND r.__row = q.__row ORDER BY q.__file, q.__row) "
+                    f"TO {_lit(str(out))} (HEADER, DELIMITER ',')")
+        written[table.name] = result.bad[table.name]
+        file_view(con, table, data.files[table.name], rb.timezone, exclude=f"bad_{table.name}")
+    return written
+
