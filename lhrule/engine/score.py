@@ -121,20 +121,19 @@ def _action_inputs(rb: ir.Rulebook) -> set[str] | None:
 
 def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: list[str] | None,
                    only_indicators: set[str] | None = None) -> list[ShopResult]:
-    if only is not None and any(b.rank_within for b in plan.bands.values()):
-        # a rank is among every shop of the group: score them all, keep the ones asked for
-        wanted = set(only)
-        return [r for r in _score_segment(con, rb, plan, days, None, only_indicators) if r.shop_id in wanted]
     if only_indicators is not None:
         plan = dataclasses.replace(plan, indicators=tuple(i for i in plan.indicators if i.name in only_indicators),
                                    dimensions=(), scores=(), grades=())
-    shop_rows = _fetch(con, shop_query(rb, plan))
     key = rb.table(rb.entity).key.name
-    if only is not None:
-        shop_rows = [r for r in shop_rows if r[key] in set(only)]
+    all_shops = _fetch(con, shop_query(rb, plan))
+    wanted = None if only is None else set(only)
+    shop_rows = all_shops if wanted is None else [r for r in all_shops if r[key] in wanted]
+    # A rank is among every shop of the group: a ranked indicator is computed for all shops,
+    # the others only for the shops asked for.
+    ranked = {n for n, b in plan.bands.items() if b.rank_within} if wanted is not None else set()
     aggregates: dict[str, dict[tuple[str, dt.date], dict]] = {}
     for ind in plan.indicators:
-        rows = _fetch(con, aggregate_query(rb, plan, ind, days, only))
+        rows = _fetch(con, aggregate_query(rb, plan, ind, days, None if ind.name in ranked else only))
         aggregates[ind.name] = {(r["shop_id"], r["as_of"]): r for r in rows}
     results = []
     for day in days:
@@ -142,22 +141,34 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
         for ind in plan.indicators:
             for res in day_results:
                 res.indicators[ind.name] = _indicator(ind, aggregates[ind.name].get((res.shop_id, day)), res, plan)
-            _levels(ind, plan, day_results)
+            peers = day_results
+            if ind.name in ranked:
+                peers = [r for r in (ShopResult(row[key], day, row, plan) for row in all_shops)
+                         if r.shop_id not in wanted] + day_results
+                for res in peers[: len(peers) - len(day_results)]:
+                    res.indicators[ind.name] = _indicator(ind, aggregates[ind.name].get((res.shop_id, day)), res,
+                                                          plan)
+            _levels(ind, plan, peers)
         for res in day_results:
-            for dim in plan.dimensions:
-                members = [i.name for i in plan.indicators if i.dimension == dim.name]
-                res.dimensions[dim.name] = _weighted(dim, members, res, {n: res.indicators[n].points for n in members
-                                                                         if res.indicators[n].assessed})
-            for sc in plan.scores:
-                parts = {d: r.value for d, r in res.dimensions.items()}
-                parts.update({n: i.points for n, i in res.indicators.items() if i.assessed})
-                names = [w.name for w in sc.weights]
-                res.scores[sc.name] = _weighted(sc, names, res, {n: v for n, v in parts.items() if v is not None})
-            for gr in plan.grades:
-                value = res.scores[gr.score].value if gr.score in res.scores else None
-                res.grades[gr.name] = None if value is None else _pick(gr.levels, value, res, plan, "higher")
+            _combine(res, plan)
         results.extend(day_results)
     return results
+
+
+def _combine(res: ShopResult, plan: Plan) -> None:
+    """Dimensions, scores and grades of one shop, from its indicators' points."""
+    for dim in plan.dimensions:
+        members = [i.name for i in plan.indicators if i.dimension == dim.name]
+        res.dimensions[dim.name] = _weighted(dim, members, res, {n: res.indicators[n].points for n in members
+                                                                 if res.indicators[n].assessed})
+    for sc in plan.scores:
+        parts = {d: r.value for d, r in res.dimensions.items()}
+        parts.update({n: i.points for n, i in res.indicators.items() if i.assessed})
+        names = [w.name for w in sc.weights]
+        res.scores[sc.name] = _weighted(sc, names, res, {n: v for n, v in parts.items() if v is not None})
+    for gr in plan.grades:
+        value = res.scores[gr.score].value if gr.score in res.scores else None
+        res.grades[gr.name] = None if value is None else _pick(gr.levels, value, res, plan, "higher")
 
 
 def _fetch(con, query) -> list[dict]:
