@@ -104,3 +104,18 @@ def test_unknown_shop_is_a_message(at_root):
     result = CliRunner().invoke(app, ["explain", "nope", "--rulebook", TOUR, "--data", "examples/data",
                                       "--as-of", "2024-06-30"])
     assert result.exit_code == 1 and "no shop 'nope'" in result.output
+
+
+@pytest.mark.skipif(not __import__("shutil").which("chromium"), reason="needs Debian's chromium (apt-get install chromium)")
+def test_html_page_opens_in_a_headless_browser(tmp_path, at_root):
+    import subprocess
+
+    page = tmp_path / "s.html"
+    CliRunner().invoke(app, ["explain", "s000003", "--rulebook", TOUR, "--data", "examples/data",
+                             "--as-of", "2024-06-30", "--html", str(page), "--format", "json"])
+    out = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0
+    assert "<details open=\"\"><summary>" in out.stdout and "pickup_24h" in out.stdout
