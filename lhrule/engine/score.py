@@ -335,11 +335,12 @@ def round_half_up(value: Fraction, digits: int) -> Fraction:
 
 def decimal_text(value: Fraction | None, digits: int = 4) -> str | None:
     """A Fraction as an exact decimal string when it has one within `digits` places, else
-    rounded half-up to `digits` places; trailing zeros dropped."""
+    rounded half-up to `digits` places; trailing zeros dropped. Integer arithmetic only."""
     if value is None:
         return None
-    rounded = round_half_up(value, digits)
-    text = format(Decimal(rounded.numerator) / Decimal(rounded.denominator), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+    scaled = round_half_up(value, digits) * 10 ** digits
+    units = scaled.numerator  # the denominator is 1 after rounding
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), 10 ** digits)
+    text = f"{whole}.{frac:0{digits}d}".rstrip("0").rstrip(".") if digits else str(whole)
+    return sign + text
