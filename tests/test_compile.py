@@ -111,7 +111,7 @@ def test_retire_with_except_keeps_the_indicator_for_some_shops():
     text = INDICATOR + 'retire reply effective 2023-01-01 {\n  except main_category in {"家具"}\n  cite "s" "q"\n}\n'
     rb = compile_snippet(text).rulebook
     assert [i.status for i in rb.indicators] == ["assessed", "retired"]
-    assert rb.indicators[1].only_for.kind == "in"
+    assert rb.indicators[1].retired_except.kind == "in" and rb.indicators[1].only_for is None
 
 
 def test_overlapping_versions_are_reported():

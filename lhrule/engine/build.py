@@ -265,12 +265,16 @@ class Builder(ScoringBuilder, TestBuilder):
             if min_sample is not None and min_sample.type.name != "number":
                 self.rep.error("E020", f"a minimum sample is a count, not {self.check.what(min_sample)}", ms.span)
                 min_sample = None
+        kept = src.one("retired_except")
+        retired_except = self.check.condition(kept.f["expr"], self._entity_scope("the `except` condition")) \
+            if kept else None
         only = src.one("only_for")
         only_for = self.check.condition(only.f["expr"], self._entity_scope("the `only for` condition")) if only else None
         status = src.one("status")
         direction = src.one("direction")
         rnd = src.one("round")
         if None in filters or None in once_per or window is None or measure is None or (only and only_for is None) \
+                or (kept and retired_except is None) \
                 or not ok:
             return None
         return ir.Indicator(dimension=dim.f["name"] if dim else None, table=table, window=window,
@@ -278,6 +282,7 @@ class Builder(ScoringBuilder, TestBuilder):
                             value_type=value_type, min_sample=min_sample,
                             direction=direction.f["direction"] if direction else "higher",
                             status=status.f["status"] if status else "assessed", only_for=only_for,
+                            retired_except=retired_except,
                             round=rnd.f["digits"] if rnd else None, **src.common())
 
     def _window(self, src: Source, table: str) -> ir.Window | None:

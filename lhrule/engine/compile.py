@@ -246,7 +246,7 @@ def _apply_change(change: ast.Decl, by_name: dict[str, list[Source]], rep: Repor
         extra = [ast.Stmt("status", change.span, {"status": "retired"})]
         exc = next((s for s in body if s.kind == "except"), None)
         if exc is not None:
-            extra.append(ast.Stmt("only_for", exc.span, {"expr": exc.f["expr"]}))
+            extra.append(ast.Stmt("retired_except", exc.span, {"expr": exc.f["expr"]}))
         body = extra + [s for s in body if s.kind != "except"]
     else:
         for s in body:

@@ -268,7 +268,8 @@ class Indicator(Decl):
     min_sample: Expr | None = None
     direction: Literal["higher", "lower"] = "higher"
     status: Literal["assessed", "display_only", "retired"] = "assessed"
-    only_for: Expr | None = None  # shop-level condition; retire … except lands here
+    only_for: Expr | None = None  # shop-level condition: the indicator is assessed only where it holds
+    retired_except: Expr | None = None  # status retired: still assessed where this holds (retire … except)
     round: int | None = None
 
 

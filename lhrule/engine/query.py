@@ -152,6 +152,8 @@ def shop_query(rb: ir.Rulebook, plan: Plan) -> exp.Select:
     for ind in plan.indicators:
         if ind.only_for is not None:
             columns.append(exp.alias_(coalesce_false(sql(ind.only_for)), f"only_for_{ind.name}"))
+        if ind.retired_except is not None:
+            columns.append(exp.alias_(coalesce_false(sql(ind.retired_except)), f"retired_except_{ind.name}"))
     select = exp.select(*columns).from_(exp.to_table(table_name(entity.name)).as_(ROW, quoted=True))
     for alias, target, on in ctx.joins.values():
         select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left")

@@ -199,8 +199,10 @@ def _indicator(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan: Plan)
     if r.value is not None and ind.round is not None:
         r.value = round_half_up(r.value, ind.round)
     applies = ind.only_for is None or bool(res.shop.get(f"only_for_{ind.name}"))
+    kept = ind.status == "retired" and ind.retired_except is not None and \
+        bool(res.shop.get(f"retired_except_{ind.name}"))
     minimum = _bound(ind.min_sample, res) if ind.min_sample is not None else None
-    if ind.status == "retired" and not applies:
+    if ind.status == "retired" and not kept:
         r.reason = f"retired from {ind.effective.start}"
     elif not applies:
         r.reason = "not assessed for this shop (`only for` does not hold)"

@@ -94,8 +94,8 @@ def check(expect: ir.Expect, res: ShopResult | None) -> str | None:
         return f'no shop "{expect.shop}" was scored'
     name = expect.name
     if expect.of == "action":
-        if name not in res.actions:
-            return f"action {name} is not in force on {res.as_of} (not in the rules of that day)"
+        if name not in res.actions:  # not in the rules of that day: certainly not in force
+            return None if expect.negated else f"action {name} is not in the rules in force on {res.as_of}"
         on = res.actions[name]
         if on == expect.negated:
             return f"expected {name} {'not ' if expect.negated else ''}in force, but it is{'' if on else ' not'}"
