@@ -238,8 +238,9 @@ def _levels(ind: ir.Indicator, plan: Plan, day_results: list[ShopResult]) -> Non
                 m.rank, m.group_size = better + 1, len(members)
     for res in day_results:
         r = res.indicators[ind.name]
-        if r.value is None or (bands.rank_within and r.rank is None):
-            continue
+        shown = r.assessed or (ind.status == "display_only" and r.reason and r.reason.startswith("display only"))
+        if r.value is None or not shown or (bands.rank_within and r.rank is None):
+            continue  # a level is given where the indicator is assessed, or shown to the merchant
         r.level = _pick(bands.levels, r.value, res, plan, ind.direction, r.rank, r.group_size)
         if r.level is not None and r.level.points is not None:
             r.points = to_fraction(evaluate(r.level.points, res))
