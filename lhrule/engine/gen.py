@@ -6,7 +6,8 @@ The model (what the shops and their events look like) is in `gen_tables`; this m
 work, turns the model's numpy columns into Arrow arrays and writes the files. Randomness is drawn
 per block of shops, each block from its own child seed (`SeedSequence(seed, spawn_key=(0, b))`),
 so the data does not depend on how blocks are grouped into write batches; blocks are sized by
-`days` alone. Each table is converted and written as it is produced, batch by batch, on
+`days` alone. aftersale_tasks, added later, draws from a stream of its own per block
+(`spawn_key=(2, b)`) and is left out of the batch sizes, so its arrival changed no other file. Each table is converted and written as it is produced, batch by batch, on
 background threads, so memory stays bounded by a batch (about half a million events). CSV and
 JSONL are converted from the Parquet files by DuckDB at the end, streaming, in the same order.
 
@@ -36,7 +37,7 @@ from lhrule.engine.gen_tables import DAY, SEQ_WIDTH, Col
 
 FORMATS = ("parquet", "csv", "jsonl")
 TABLES = ("shops", "orders", "consultations", "ratings", "reviews", "refunds", "complaints",
-          "help_requests", "appeals", "force_majeure")
+          "help_requests", "aftersale_tasks", "appeals", "force_majeure")
 MAX_DAYS = 3660  # ten years keep every per-shop sequence within SEQ_WIDTH digits
 MAX_SHOPS = 9_999_999
 
@@ -49,7 +50,7 @@ COLUMN_TYPES = {
 # (days) from the order or consultation behind a row, which loses rows past a short period's end.
 _PER_SHOP_DAY = {"orders": (14.0, 0), "consultations": (17.54, 0), "ratings": (2.57, 0.1),
                  "reviews": (4.80, 6), "refunds": (1.062, 4.7), "complaints": (0.140, 13),
-                 "help_requests": (0.290, 7.4), "appeals": (0.289, 6.1)}
+                 "help_requests": (0.290, 7.4), "aftersale_tasks": (0.630, 4.4), "appeals": (0.289, 6.1)}
 _BLOCK_SHOP_DAYS = 2_500  # shop-days per block of shops, the unit of randomness (never change it)
 _BATCH_EVENTS = 500_000  # events per write batch, the unit of memory (measured: no faster above)
 _ROW_GROUP = 131_072
@@ -91,7 +92,8 @@ def generate(out: Path, *, shops: int, days: int, seed: int, fmt: Literal["parqu
         for b in range(n_blocks):
             gidx = np.arange(b * per_block, min((b + 1) * per_block, shops), dtype=np.int64)
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0, b)))
-            pending.append(model.block(rng, gidx, day0, factors, cutoff, fm))
+            task_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2, b)))
+            pending.append(model.block(rng, gidx, day0, factors, cutoff, fm, task_rng))
             if b == n_blocks - 1 or sum(_events(p) for p in pending) >= _BATCH_EVENTS:
                 writer.put({t: [p[t] for p in pending] for t in pending[0]})
                 pending = []
@@ -134,7 +136,10 @@ def _block_shops(days: int) -> int:
 
 
 def _events(tables: dict[str, dict[str, Col]]) -> int:
-    return sum(len(next(iter(cols.values())).values) for t, cols in tables.items() if t != "shops")
+    """Events that size a write batch. Not aftersale_tasks (about 1% more): counting them would move
+    batch boundaries, hence the other tables' row groups, and no longer give the same files."""
+    return sum(len(next(iter(cols.values())).values) for t, cols in tables.items()
+               if t not in ("shops", "aftersale_tasks"))
 
 
 def _concat(blocks: list[dict[str, Col]]) -> dict[str, Col]:

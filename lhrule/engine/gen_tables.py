@@ -106,6 +106,7 @@ _NAME_B = {"taobao": ["小店", "工作室", "铺子", "优选", "杂货铺"], "
 ORDER_RATE, CONSULT_RATE = 14.0, 16.0
 SIZE_SIGMA, SIZE_CAP = 1.2, 40.0
 EDGE_P, REPEAT_P, RATING_P, REVIEW_P = 0.03, 0.10, 0.15, 0.35
+TASK_P = 0.015  # platform after-sale tasks per order: TASK_P (best shops) to 5 TASK_P (worst)
 
 
 @dataclass(frozen=True)
@@ -526,6 +527,30 @@ def appeals(rng: np.random.Generator, sh: Shops, od: dict, rf: dict, fm: list, c
             "decided_at": Col("ts", decided[o]), "accepted": Col("bool", accepted[o])}
 
 
+def aftersale_tasks(rng: np.random.Generator, sh: Shops, od: dict, cutoff: int) -> dict[str, Col]:
+    """Platform after-sale tasks (平台售后任务): work the platform hands a shop after a buyer's
+    after-sale request on an order, due 24 or 48 hours later. `rng` is the table's own stream."""
+    qa = sh.q["after"][od["shop"]]
+    oi = np.flatnonzero(_u(rng, len(qa)) < TASK_P + 4 * TASK_P * (1 - qa))
+    m, shop, qa = len(oi), od["shop"][oi], qa[oi]
+    paid, picked, delivered = (od[k][oi] for k in ("paid", "picked", "delivered"))
+    # mostly after delivery; some while the parcel travels, some before it ships
+    base = np.where(_u(rng, m) < 0.2, paid, np.where(delivered >= 0, delivered, np.where(picked >= 0, picked, paid)))
+    created = base + 10 * MIN + rng.exponential(2 * DAY, m).astype(np.int64)
+    due = created + np.where(_u(rng, m) < 0.6, 48, 24) * HOUR
+    replied = created + _lognormal(rng, _lerp_log(qa, 20 * MIN, 8 * HOUR), 1.0, m)
+    # left past the deadline: answered late or never, and then completed late or never
+    neglected = _u(rng, m) < 0.01 + 0.12 * (1 - qa)
+    replied = np.where(neglected, np.where(_u(rng, m) < 0.5, due + _lognormal(rng, 12 * HOUR, 1.0, m), NA), replied)
+    completed = np.where(replied >= 0, replied + _lognormal(rng, _lerp_log(qa, 2 * HOUR, 30 * HOUR), 0.8, m), NA)
+    ref = np.where(_u(rng, m) < 0.08, NA, oi)
+    o = _sorted(sh, shop, created, cutoff)
+    return {"task_id": Col("id", _seq(shop[o], len(sh.gidx)), prefix="at", shop=sh.gidx[shop[o]]),
+            "shop_id": Col("shop", sh.gidx[shop[o]]), "order_id": _order_ref(sh, od, ref[o]),
+            "created_at": Col("ts", created[o]), "due_at": Col("ts", due[o]),
+            "first_reply_at": Col("ts", _cut(replied[o], cutoff)), "completed_at": Col("ts", _cut(completed[o], cutoff))}
+
+
 def notices(rng: np.random.Generator, days: int) -> list[tuple[int, int, int, int]]:
     """Force-majeure notices: (region, first day, last day, indicators code), days from the start."""
     k = min(1 + days // 20, 30)
@@ -537,8 +562,10 @@ def notices(rng: np.random.Generator, days: int) -> list[tuple[int, int, int, in
 
 
 def block(rng: np.random.Generator, gidx: np.ndarray, day0: np.ndarray, factors: np.ndarray, cutoff: int,
-          fm: list[tuple[int, int, int, int]]) -> dict[str, dict[str, Col]]:
-    """All per-shop tables of one block of shops, each sorted by shop then its main time."""
+          fm: list[tuple[int, int, int, int]], task_rng: np.random.Generator) -> dict[str, dict[str, Col]]:
+    """All per-shop tables of one block of shops, each sorted by shop then its main time.
+
+    `task_rng` draws aftersale_tasks alone, so adding that table left the others' draws as they were."""
     fm3 = [x[:3] for x in fm]
     sh = draw_shops(rng, gidx)
     out = {"shops": shop_table(rng, sh)}
@@ -549,6 +576,7 @@ def block(rng: np.random.Generator, gidx: np.ndarray, day0: np.ndarray, factors:
     out["refunds"], rf = refunds(rng, sh, od, cutoff)
     out["complaints"] = complaints(rng, sh, od, cutoff)
     out["help_requests"] = help_requests(rng, sh, od, day0, factors, cutoff)
+    out["aftersale_tasks"] = aftersale_tasks(task_rng, sh, od, cutoff)
     out["appeals"] = appeals(rng, sh, od, rf, fm3, cutoff)
     return out
 

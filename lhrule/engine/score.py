@@ -329,11 +329,15 @@ def _actions(rb: ir.Rulebook, days: list[dt.date], by_day: dict[dt.date, list[Sh
                     res.action_since[action.name] = since
 
 
+def _half_up_units(value: Fraction, digits: int) -> int:
+    """value × 10^digits rounded half away from zero, as an integer."""
+    n, d = value.numerator, value.denominator
+    units = (abs(n) * 10 ** digits * 2 + d) // (2 * d)
+    return -units if n < 0 else units
+
+
 def round_half_up(value: Fraction, digits: int) -> Fraction:
-    scale = 10 ** digits
-    scaled = value * scale
-    sign = -1 if scaled < 0 else 1
-    return Fraction(sign * ((abs(scaled.numerator) * 2 + scaled.denominator) // (2 * scaled.denominator)), scale)
+    return Fraction(_half_up_units(value, digits), 10 ** digits)
 
 
 def decimal_text(value: Fraction | None, digits: int = 4) -> str | None:
@@ -341,8 +345,9 @@ def decimal_text(value: Fraction | None, digits: int = 4) -> str | None:
     rounded half-up to `digits` places; trailing zeros dropped. Integer arithmetic only."""
     if value is None:
         return None
-    scaled = round_half_up(value, digits) * 10 ** digits
-    units = scaled.numerator  # the denominator is 1 after rounding
+    if value.denominator == 1:
+        return str(value.numerator)
+    units = _half_up_units(value, digits)
     sign = "-" if units < 0 else ""
     whole, frac = divmod(abs(units), 10 ** digits)
     text = f"{whole}.{frac:0{digits}d}".rstrip("0").rstrip(".") if digits else str(whole)
