@@ -47,6 +47,9 @@ CONTRACT = {
                    "resolved_by_merchant": ("b", False)},
     "help_requests": {"request_id": ("s", False), "shop_id": ("s", False), "order_id": ("s", True),
                       "created_at": ("t", False), "topic": ("s", True)},
+    "aftersale_tasks": {"task_id": ("s", False), "shop_id": ("s", False), "order_id": ("s", True),
+                        "created_at": ("t", False), "due_at": ("t", False), "first_reply_at": ("t", True),
+                        "completed_at": ("t", True)},
     "appeals": {"appeal_id": ("s", False), "shop_id": ("s", False), "order_id": ("s", False),
                 "indicator": (("24小时揽收及时率", "纠纷退款率"), False), "filed_at": ("t", False),
                 "decided_at": ("t", True), "accepted": ("b", False)},
@@ -55,7 +58,8 @@ CONTRACT = {
 }
 MAIN_TIME = {"shops": None, "orders": "paid_at", "consultations": "asked_at", "ratings": "rated_at",
              "reviews": "created_at", "refunds": "requested_at", "complaints": "filed_at",
-             "help_requests": "created_at", "appeals": "filed_at", "force_majeure": "starts_on"}
+             "help_requests": "created_at", "aftersale_tasks": "created_at", "appeals": "filed_at",
+             "force_majeure": "starts_on"}
 # Parquet has no seconds unit: the generator's timestamp('s') columns are stored, and read back, as
 # milliseconds, naive (not adjusted to UTC), always whole seconds.
 PARQUET_TYPES = {"s": pa.string(), "t": pa.timestamp("ms"), "d": pa.date32(), "b": pa.bool_(),
@@ -131,7 +135,8 @@ def test_values_are_within_contract(db, table):
 def test_optional_columns_are_sometimes_missing(db):
     for table, name in [("orders", "picked_up_at"), ("consultations", "first_reply_at"),
                         ("consultations", "first_human_reply_at"), ("refunds", "buyer_returned_at"),
-                        ("complaints", "ruled_at"), ("help_requests", "order_id")]:
+                        ("complaints", "ruled_at"), ("help_requests", "order_id"), ("aftersale_tasks", "order_id"),
+                        ("aftersale_tasks", "first_reply_at"), ("aftersale_tasks", "completed_at")]:
         assert one(db, f"SELECT count(*) FROM {table} WHERE {name} IS NULL") > 0, (table, name)
 
 
@@ -171,7 +176,7 @@ def test_jsonl_value_types(datasets):
 
 
 def test_related_ids_exist_in_the_same_shop(db):
-    for table in ("reviews", "refunds", "appeals", "complaints", "help_requests"):
+    for table in ("reviews", "refunds", "appeals", "complaints", "help_requests", "aftersale_tasks"):
         orphans = one(db, f"SELECT count(*) FROM {table} x LEFT JOIN orders o USING (order_id) "
                           f"WHERE x.order_id IS NOT NULL AND (o.order_id IS NULL OR o.shop_id <> x.shop_id)")
         assert orphans == 0, table
@@ -179,7 +184,7 @@ def test_related_ids_exist_in_the_same_shop(db):
         if table not in ("shops", "force_majeure"):
             assert one(db, f"SELECT count(*) FROM {table} WHERE shop_id NOT IN (SELECT shop_id FROM shops)") == 0
     for table, key in [("orders", "order_id"), ("consultations", "consultation_id"), ("refunds", "refund_id"),
-                       ("appeals", "appeal_id"), ("shops", "shop_id")]:
+                       ("appeals", "appeal_id"), ("aftersale_tasks", "task_id"), ("shops", "shop_id")]:
         assert one(db, f"SELECT count(*) - count(DISTINCT {key}) FROM {table}") == 0, table
     assert one(db, "SELECT count(*) - count(DISTINCT (order_id, indicator)) FROM appeals") == 0
 
@@ -192,6 +197,7 @@ def test_times_follow_each_other(db):
         ("refunds", "merchant_agreed_at", "buyer_returned_at"), ("refunds", "requested_at", "completed_at"),
         ("refunds", "buyer_returned_at", "completed_at"), ("complaints", "filed_at", "ruled_at"),
         ("appeals", "filed_at", "decided_at"), ("force_majeure", "starts_on", "ends_on"),
+        ("aftersale_tasks", "created_at", "first_reply_at"), ("aftersale_tasks", "first_reply_at", "completed_at"),
     ]:
         assert one(db, f"SELECT count(*) FROM {table} WHERE {later} < {earlier}") == 0, (table, earlier, later)
     assert one(db, "SELECT count(*) FROM reviews r JOIN orders o USING (order_id) "
@@ -206,8 +212,9 @@ def test_everything_is_inside_the_period(db):
     first, end = "TIMESTAMP '2024-06-01'", "TIMESTAMP '2024-06-21'"
     for table, cols in CONTRACT.items():
         for name, (kind, _) in cols.items():
-            if kind == "t":
+            if kind == "t" and (table, name) != ("aftersale_tasks", "due_at"):  # a deadline, known in advance
                 assert one(db, f"SELECT count(*) FROM {table} WHERE {name} < {first} OR {name} >= {end}") == 0
+    assert one(db, f"SELECT count(*) FROM aftersale_tasks WHERE due_at >= {end}") > 0
 
 
 def test_rule_edges_are_present(db):
@@ -248,6 +255,55 @@ def test_every_kind_of_event_is_present(db):
     assert one(db, "SELECT count(DISTINCT level) FROM ratings") == 5
     assert one(db, "SELECT count(DISTINCT platform) FROM shops") == 3
     assert one(db, "SELECT count(DISTINCT main_category) FROM shops") >= 8
+
+
+def test_aftersale_tasks_follow_orders_and_deadlines(db):
+    def tasks(condition: str) -> int:
+        return one(db, f"SELECT count(*) FROM aftersale_tasks WHERE {condition}")
+
+    total = tasks("true")
+    assert 20 * 3 * 40 / 7 < total < 20 * 20 * 40 / 7  # a few per shop per week (20 days, 40 shops)
+    assert tasks("order_id IS NOT NULL") > 0.8 * total
+    assert one(db, "SELECT count(*) FROM aftersale_tasks t JOIN orders o USING (order_id) "
+                   "WHERE t.created_at <= o.paid_at") == 0
+    assert tasks("due_at - created_at NOT IN (INTERVAL 24 HOUR, INTERVAL 48 HOUR)") == 0
+    assert tasks("due_at - created_at = INTERVAL 24 HOUR") > 0 and tasks("due_at - created_at = INTERVAL 48 HOUR") > 0
+    # what 平台求助率 counted before 2023: past the deadline, neither completed nor answered by then
+    overdue = ("due_at < TIMESTAMP '2024-06-21' AND (completed_at IS NULL OR completed_at > due_at) "
+               "AND (first_reply_at IS NULL OR first_reply_at > due_at)")
+    assert 0 < tasks(overdue) < 0.3 * total
+    assert tasks(overdue + " AND first_reply_at IS NULL AND completed_at IS NULL") > 0
+    assert tasks(overdue + " AND first_reply_at IS NOT NULL") > 0  # answered, but late
+    assert tasks("completed_at <= due_at") > 0.5 * total
+    assert tasks("due_at >= TIMESTAMP '2024-06-21' AND completed_at IS NULL") > 0  # still open at the end
+    assert tasks("first_reply_at IS NULL AND completed_at IS NOT NULL") == 0
+
+
+def test_aftersale_tasks_draw_from_their_own_stream(tmp_path, datasets, monkeypatch):
+    """However the new table draws, every other table stays byte-identical."""
+    original = gen.model.aftersale_tasks
+
+    def greedy(rng, *args):
+        rng.random(12_345)
+        return original(rng, *args)
+
+    monkeypatch.setattr(gen.model, "aftersale_tasks", greedy)
+    generate(tmp_path, **ARGS)
+    folder = datasets["parquet"][0]
+    for t in CONTRACT:
+        same = (tmp_path / f"{t}.parquet").read_bytes() == (folder / f"{t}.parquet").read_bytes()
+        assert same == (t != "aftersale_tasks"), t
+
+
+def test_the_example_dataset_is_what_its_readme_says(tmp_path):
+    example = Path(__file__).resolve().parents[1] / "examples" / "data"
+    generate(tmp_path, shops=130, days=61, seed=20240506, start=date(2024, 5, 1), fmt="parquet")
+    assert sorted(p.name for p in example.glob("*.parquet")) == sorted(f"{t}.parquet" for t in CONTRACT)
+    readme = (example / "README.md").read_text(encoding="utf-8")
+    for t in CONTRACT:
+        table = pq.read_table(tmp_path / f"{t}.parquet")
+        assert table.equals(pq.read_table(example / f"{t}.parquet")), t
+        assert f"| {t} | {table.num_rows:,} |" in readme, t
 
 
 def test_force_majeure_notices_cover_real_orders(db):

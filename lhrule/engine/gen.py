@@ -7,9 +7,10 @@ work, turns the model's numpy columns into Arrow arrays and writes the files. Ra
 per block of shops, each block from its own child seed (`SeedSequence(seed, spawn_key=(0, b))`),
 so the data does not depend on how blocks are grouped into write batches; blocks are sized by
 `days` alone. aftersale_tasks, added later, draws from a stream of its own per block
-(`spawn_key=(2, b)`) and is left out of the batch sizes, so its arrival changed no other file. Each table is converted and written as it is produced, batch by batch, on
-background threads, so memory stays bounded by a batch (about half a million events). CSV and
-JSONL are converted from the Parquet files by DuckDB at the end, streaming, in the same order.
+(`spawn_key=(2, b)`) and is left out of the batch sizes, so its arrival changed no other file.
+Each table is converted and written as it is produced, batch by batch, on background threads,
+so memory stays bounded by a batch (about half a million events). CSV and JSONL are converted
+from the Parquet files by DuckDB at the end, streaming, in the same order.
 
 Reading the data: timestamps are naive local wall-clock times (Asia/Shanghai), the dataset is
 a snapshot taken at the end of its last day (later events are missing: a refund still open is

@@ -3,7 +3,8 @@
 Every shop gets a size (log-normal, few big shops and many small) and a service profile: an
 overall quality q in (0, 1) (1 = excellent) and, per dimension, q plus noise, so a shop can reply
 fast yet ship late. Every rate the rulebooks measure is a function of these: reply delays, the
-reply kind mix, pickup delays, refund handling times, complaint and help rates, satisfaction.
+reply kind mix, pickup delays, refund and after-sale task handling times, complaint and help
+rates, satisfaction.
 
 Times are int64 seconds of naive local (Asia/Shanghai) wall-clock time, as if it were UTC;
 `NA` (-1) is a missing value. The data is a snapshot taken at the end of the last day: nothing
@@ -548,7 +549,8 @@ def aftersale_tasks(rng: np.random.Generator, sh: Shops, od: dict, cutoff: int) 
     return {"task_id": Col("id", _seq(shop[o], len(sh.gidx)), prefix="at", shop=sh.gidx[shop[o]]),
             "shop_id": Col("shop", sh.gidx[shop[o]]), "order_id": _order_ref(sh, od, ref[o]),
             "created_at": Col("ts", created[o]), "due_at": Col("ts", due[o]),
-            "first_reply_at": Col("ts", _cut(replied[o], cutoff)), "completed_at": Col("ts", _cut(completed[o], cutoff))}
+            "first_reply_at": Col("ts", _cut(replied[o], cutoff)),
+            "completed_at": Col("ts", _cut(completed[o], cutoff))}
 
 
 def notices(rng: np.random.Generator, days: int) -> list[tuple[int, int, int, int]]:
