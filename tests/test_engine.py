@@ -95,3 +95,26 @@ def test_flags_trace_every_event_of_a_shop(tour_run):
     assert len(kept) == res.indicators["pickup_24h"].rows
     assert sum(r["numerator"] for r in kept) == res.indicators["pickup_24h"].hits
     assert any(not r["in_window"] for r in rows)
+
+
+@pytest.mark.parametrize("path", ["rulebooks/examples/tour.rule", "tests/rulebooks/engine.rule",
+                                  "rulebooks/taobao/lighthouse.rule", "rulebooks/tejia/response-3min.rule"])
+def test_summing_per_day_counts_equals_judging_each_row_per_day(path, at_root):
+    """The fast path for ranges (`query.slides`) gives the very counts of the plain one."""
+    from lhrule.engine.dataset import connect, open_dataset
+    from lhrule.engine.plan import plan_for
+    from lhrule.engine.query import _aggregate, aggregate_query, flags_query, slides
+
+    rb = _tests_of(Path(path))
+    con = connect(rb)
+    open_dataset(con, EXAMPLE, rb)
+    day = dt.date(2024, 6, 30)
+    plan = plan_for(rb, day)
+    days = [day - dt.timedelta(days=i) for i in range(8)]
+    fast = 0
+    for ind in plan.indicators:
+        quick = sorted(con.execute(aggregate_query(rb, plan, ind, days).sql("duckdb")).fetchall())
+        plain = _aggregate(rb, plan, ind, flags_query(rb, plan, ind, days), ("shop_id", "as_of"))
+        assert quick == sorted(con.execute(plain.sql("duckdb")).fetchall()), ind.name
+        fast += slides(plan, ind, days)
+    assert fast > 0

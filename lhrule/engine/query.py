@@ -48,19 +48,26 @@ def days_table(days: list[dt.date]) -> exp.Expression:
 
 
 def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date],
-                shops: list[str] | None = None, whole_table: bool = False) -> exp.Select:
+                shops: list[str] | None = None, whole_table: bool = False, per_day: bool = False) -> exp.Select:
     """Every flag of every row of the indicator's table, for each day in `days`.
 
     `whole_table` keeps the rows outside the window too (explain shows them); scoring only
-    needs the rows inside it, which lets the engine join days to rows by range."""
+    needs the rows inside it, which lets the engine join days to rows by range.
+
+    `per_day` (see `slides`) judges each row once, not once per as-of day: the rows of every
+    window that meets `days`, with `as_of` left NULL, which no rule of the indicator reads."""
     rel = shop_relation(rb, ind.table)
-    as_of = exp.column("as_of", DAYS)
+    as_of = cast(exp.null(), "DATE") if per_day else exp.column("as_of", DAYS)
     ctx = Context(rb, ind.table, ROW, as_of, plan.params, shop_rel=rel.relation)
     sql = Compiler(ctx)
     at = col(ROW, ind.window.column)
     if rb.table(ind.table).column(ind.window.column).type.name == "date":
         at = cast(at, "TIMESTAMP")
-    start, end = day_offset(as_of, ind.window.start_offset), day_offset(as_of, ind.window.end_offset - 1)
+    if per_day:  # the union of the windows of all the days
+        start = day_offset(date_sql(min(days)), ind.window.start_offset)
+        end = day_offset(date_sql(max(days)), ind.window.end_offset - 1)
+    else:
+        start, end = day_offset(as_of, ind.window.start_offset), day_offset(as_of, ind.window.end_offset - 1)
     in_window = exp.and_(exp.GTE(this=at, expression=start), exp.LT(this=at, expression=end))
     key = rb.table(ind.table).key
     columns = [
@@ -70,6 +77,8 @@ def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.da
         exp.alias_(at, "at"),
         exp.alias_(coalesce_false(in_window), "in_window"),
     ]
+    if per_day:
+        columns.append(exp.alias_(cast(at, "DATE"), "day"))
     columns += [exp.alias_(coalesce_false(sql(f)), f"where_{i}") for i, f in enumerate(ind.filters, 1)]
     exclusions = plan.exclusions_of(ind.name)
     columns += [exp.alias_(coalesce_false(sql(x.condition)), exclusion_column(x)) for x in exclusions]
@@ -86,13 +95,14 @@ def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.da
     select = exp.select(*columns).from_(exp.to_table(table_name(ind.table)).as_(ROW, quoted=True))
     for alias, target, on in ctx.joins.values():
         select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left")
-    select = select.join(days_table(days), join_type="cross")
+    if not per_day:
+        select = select.join(days_table(days), join_type="cross")
     conditions = [] if whole_table else [in_window]
     if shops is not None:
         conditions.append(exp.In(this=col(ROW, rel.name), expressions=[lit(s) for s in shops]))
     if conditions:
         select = select.where(exp.and_(*conditions))
-    return _with_verdicts(select, ind, exclusions)
+    return _with_verdicts(select, ind, exclusions, per_day)
 
 
 def conjuncts(e: ir.Expr) -> list[ir.Expr]:
@@ -102,14 +112,14 @@ def conjuncts(e: ir.Expr) -> list[ir.Expr]:
     return [e]
 
 
-def _with_verdicts(flags: exp.Select, ind: ir.Indicator, exclusions) -> exp.Select:
+def _with_verdicts(flags: exp.Select, ind: ir.Indicator, exclusions, per_day: bool = False) -> exp.Select:
     passes = [exp.column("in_window")] + [exp.column(f"where_{i}") for i in range(1, len(ind.filters) + 1)]
     excluded = [exp.column(exclusion_column(x)) for x in exclusions]
     eligible = exp.and_(*passes, *(exp.Not(this=x) for x in excluded))
     step = exp.select("*", exp.alias_(exp.paren(eligible), "eligible")).from_(flags.subquery("flags"))
     if not ind.once_per:
         return exp.select("*", exp.alias_(exp.column("eligible"), "kept")).from_(step.subquery("judged"))
-    partition = [exp.column("shop_id"), exp.column("as_of"), exp.column("eligible")] + \
+    partition = [exp.column("shop_id"), exp.column("day" if per_day else "as_of"), exp.column("eligible")] + \
         [exp.column(f"key_{i}") for i in range(1, len(ind.once_per) + 1)]
     order = exp.Order(expressions=[exp.Ordered(this=exp.column("at")), exp.Ordered(this=exp.column("event_id"))])
     first = exp.EQ(this=exp.Window(this=exp.RowNumber(), partition_by=partition, order=order), expression=lit(1))
@@ -121,11 +131,58 @@ def _count_if(cond: exp.Expression) -> exp.Expression:
     return exp.func("SUM", exp.Case(ifs=[exp.If(this=cond, true=lit(1))], default=lit(0)))
 
 
+def _reads_as_of(node) -> bool:
+    if isinstance(node, ir.AsOf):
+        return True
+    if isinstance(node, ir.Node):
+        return any(_reads_as_of(item) for value in node.__dict__.values()
+                   for item in (value if isinstance(value, tuple) else (value,)))
+    return False
+
+
+def slides(plan: Plan, ind: ir.Indicator, days: list[dt.date]) -> bool:
+    """Whether a row's flags are the same for every as-of day, so the days of a range can be
+    summed from per-day partial counts instead of judging each row once per day: nothing
+    the indicator applies reads `as_of`, and a `once per` key never spans two days (the
+    window is one day, or a key is the date of the window's column)."""
+    if len(days) < 2:
+        return False
+    parts = [*ind.filters, *ind.once_per, ind.measure] + [x.condition for x in plan.exclusions_of(ind.name)]
+    if any(_reads_as_of(p) for p in parts):
+        return False
+    if not ind.once_per or ind.window.start_offset == ind.window.end_offset:
+        return True
+    return any(isinstance(k, ir.Call) and k.fn == "date" and isinstance(k.args[0], ir.ColumnRef)
+               and k.args[0].column == ind.window.column and not k.args[0].via and k.args[0].alias is None
+               for k in ind.once_per)
+
+
 def aggregate_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date],
                     shops: list[str] | None = None) -> exp.Select:
-    flags = flags_query(rb, plan, ind, days, shops)
+    if slides(plan, ind, days):
+        return _sliding_aggregate(rb, plan, ind, days, shops)
+    return _aggregate(rb, plan, ind, flags_query(rb, plan, ind, days, shops), ("shop_id", "as_of"))
+
+
+def _sliding_aggregate(rb, plan, ind, days, shops) -> exp.Select:
+    """Per-day partial counts, each row judged once, summed over each as-of day's window."""
+    flags = flags_query(rb, plan, ind, days, shops, per_day=True)
+    partial = _aggregate(rb, plan, ind, flags, ("shop_id", "day"))
+    sums = [exp.alias_(exp.func("SUM", exp.column(c.alias_or_name, "p")), c.alias_or_name)
+            for c in partial.expressions[2:]]
+    as_of = exp.column("as_of", DAYS)
+    lo = exp.DateAdd(this=as_of, expression=lit(-ind.window.start_offset), unit=exp.var("DAY"))
+    hi = exp.DateAdd(this=as_of, expression=lit(-ind.window.end_offset), unit=exp.var("DAY"))
+    on = exp.and_(exp.GTE(this=exp.column("day", "p"), expression=cast(lo, "DATE")),
+                  exp.LTE(this=exp.column("day", "p"), expression=cast(hi, "DATE")))
+    return (exp.select(exp.column("shop_id", "p"), exp.alias_(as_of, "as_of"), *sums)
+            .from_(partial.subquery("p")).join(days_table(days), on=on, join_type="inner")
+            .group_by(exp.column("shop_id", "p"), as_of))
+
+
+def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tuple[str, str]) -> exp.Select:
     kept = exp.column("kept")
-    columns = [exp.column("shop_id"), exp.column("as_of"), exp.alias_(_count_if(kept), "rows")]
+    columns = [exp.column(by[0]), exp.column(by[1]), exp.alias_(_count_if(kept), "rows")]
     if ind.measure.kind == "rate":
         columns.append(exp.alias_(_count_if(exp.and_(kept, exp.column("numerator"))), "hits"))
     if ind.measure.kind in ("average", "total"):
@@ -140,7 +197,7 @@ def aggregate_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[d
         columns.append(exp.alias_(_count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
                                   exclusion_column(x)))
         earlier.append(mine)
-    return exp.select(*columns).from_(flags.subquery("flagged")).group_by("shop_id", "as_of")
+    return exp.select(*columns).from_(flags.subquery("flagged")).group_by(*by)
 
 
 def shop_query(rb: ir.Rulebook, plan: Plan) -> exp.Select:
