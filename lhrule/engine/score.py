@@ -112,8 +112,9 @@ def _action_inputs(rb: ir.Rulebook) -> set[str] | None:
                     walk(item)
 
     for action in rb.actions:
-        walk(action.when)
-        walk(action.until)
+        if action.until is not None:  # an action without `until` needs no history
+            walk(action.when)
+            walk(action.until)
     if any(r.of != "indicator" for r in refs):
         return None
     return {r.name for r in refs}
