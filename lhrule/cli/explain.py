@@ -25,6 +25,9 @@ def explain(
     events: Annotated[str, typer.Option("--events", help="Events shown per verdict: a number, or all.")] = "5",
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     html_out: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML page.")] = None,
+    results: Annotated[Optional[Path], typer.Option("--results", help="A `score --format parquet` file of the same "
+                                                    "rulebook and data: ranks are read from it, not counted again.")]
+    = None,
 ) -> None:
     """Show why a shop has its grade: score, weights, indicators, bands and the events behind them."""
     if format not in ("text", "json"):
@@ -39,8 +42,9 @@ def explain(
 
     def build():
         con = connect(rb.ir)
-        open_dataset(con, data, rb.ir)
-        return Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events)).explain(shop, day)
+        dataset = open_dataset(con, data, rb.ir)
+        peers = _saved_peers(results, rb, dataset) if results else None
+        return Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers).explain(shop, day)
 
     tree = _guarded(build, data)
     if tree is None:
@@ -53,6 +57,26 @@ def explain(
         typer.echo(json.dumps(tree.to_json(), ensure_ascii=False, indent=2))
     else:
         render_tree(tree)
+
+
+def _saved_peers(path: Path, rb, dataset):
+    """The counts of a saved score, when it was made with this very rulebook and dataset."""
+    import pyarrow.parquet as pq
+
+    from lhrule.engine.report import dataset_fingerprint
+    from lhrule.engine.score import peer_aggregates
+
+    if not path.is_file():
+        raise usage_error(f"no results file {path}: make one with lhrule score … --format parquet --out {path}")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise usage_error(f"{path} is not a results file written by lhrule score: {exc}") from None
+    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    if meta.get("rulebook_hash") != rb.hash or meta.get("dataset_fingerprint") != dataset_fingerprint(dataset.files):
+        raise usage_error(f"{path} was scored with another rulebook or dataset (its stamp does not match): score "
+                          f"again, or leave out --results")
+    return peer_aggregates(rb.ir, table.to_pylist())
 
 
 def _where(node) -> str:

@@ -70,8 +70,8 @@ def duration_text(seconds) -> str:
 
 
 class Explainer:
-    def __init__(self, con, rb: ir.Rulebook, sources: dict[str, str], events: int | None = 5):
-        self.con, self.rb, self.sources, self.events = con, rb, sources, events
+    def __init__(self, con, rb: ir.Rulebook, sources: dict[str, str], events: int | None = 5, peers=None):
+        self.con, self.rb, self.sources, self.events, self.peers = con, rb, sources, events, peers
 
     def text_of(self, node) -> str:
         sp = node.span
@@ -83,7 +83,7 @@ class Explainer:
         return lines[sp.line - 1][sp.column - 1:].strip() + " …"
 
     def explain(self, shop: str, day: dt.date) -> Node | None:
-        results = score(self.con, self.rb, [day], [shop])
+        results = score(self.con, self.rb, [day], [shop], self.peers)
         if not results:
             return None
         res = results[0]

@@ -77,8 +77,12 @@ class ShopResult:
     action_since: dict[str, dt.date] = field(default_factory=dict)
 
 
-def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = None) -> list[ShopResult]:
-    """Every shop (or the shops named) on every day, in one pass per indicator version."""
+def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = None,
+          peers: dict | None = None) -> list[ShopResult]:
+    """Every shop (or the shops named) on every day, in one pass per indicator version.
+
+    `peers` (see `peer_aggregates`) holds the saved counts of every shop for the indicators
+    ranked within a group, so scoring a few shops need not count all the others again."""
     wanted = sorted(set(days))
     history = []
     if any(a.until is not None for a in rb.actions):
@@ -91,7 +95,7 @@ def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = N
     needed = _action_inputs(rb)
     for part, only_indicators in ((history, needed), (wanted, None)):
         for plan, seg_days in segments(rb, part) if part else []:
-            for result in _score_segment(con, rb, plan, seg_days, shops, only_indicators):
+            for result in _score_segment(con, rb, plan, seg_days, shops, only_indicators, peers):
                 by_day.setdefault(result.as_of, []).append(result)
     _actions(rb, all_days, by_day)
     keep = set(wanted)
@@ -121,7 +125,7 @@ def _action_inputs(rb: ir.Rulebook) -> set[str] | None:
 
 
 def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: list[str] | None,
-                   only_indicators: set[str] | None = None) -> list[ShopResult]:
+                   only_indicators: set[str] | None = None, peers: dict | None = None) -> list[ShopResult]:
     if only_indicators is not None:
         plan = dataclasses.replace(plan, indicators=tuple(i for i in plan.indicators if i.name in only_indicators),
                                    dimensions=(), scores=(), grades=())
@@ -134,6 +138,11 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
     ranked = {n for n, b in plan.bands.items() if b.rank_within} if wanted is not None else set()
     aggregates: dict[str, dict[tuple[str, dt.date], dict]] = {}
     for ind in plan.indicators:
+        saved = (peers or {}).get(ind.name)
+        if ind.name in ranked and saved is not None and all(d in saved["days"] for d in days):
+            rows = _fetch(con, aggregate_query(rb, plan, ind, days, only))
+            aggregates[ind.name] = {**saved["counts"], **{(r["shop_id"], r["as_of"]): r for r in rows}}
+            continue
         rows = _fetch(con, aggregate_query(rb, plan, ind, days, None if ind.name in ranked else only))
         aggregates[ind.name] = {(r["shop_id"], r["as_of"]): r for r in rows}
     results = []
@@ -149,7 +158,7 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
                 for res in peers[: len(peers) - len(day_results)]:
                     res.indicators[ind.name] = _indicator(ind, aggregates[ind.name].get((res.shop_id, day)), res,
                                                           plan)
-            _levels(ind, plan, peers)
+            _levels(ind, plan, day_results, peers)
         for res in day_results:
             _combine(res, plan)
         results.extend(day_results)
@@ -172,6 +181,33 @@ def _combine(res: ShopResult, plan: Plan) -> None:
         res.grades[gr.name] = None if value is None else _pick(gr.levels, value, res, plan, "higher")
 
 
+def peer_aggregates(rb: ir.Rulebook, rows: list[dict]) -> dict:
+    """Counts saved by `score --format parquet` (columns NAME.numerator, NAME.denominator),
+    turned back into the aggregates `_indicator` reads, for every indicator with rank bands."""
+    out: dict = {}
+    ranked = {b.indicator for b in rb.bands if b.rank_within}
+    for ind in rb.indicators:
+        if ind.name not in ranked or f"{ind.name}.denominator" not in (rows[0] if rows else {}):
+            continue
+        scale = MICROS if ind.measure.expr is not None and ind.measure.expr.type.name == "duration" else 1
+        counts, days = {}, set()
+        for row in rows:
+            num, den = row[f"{ind.name}.numerator"], row[f"{ind.name}.denominator"]
+            if den is None:
+                continue
+            agg = {"rows": den}
+            if ind.measure.kind == "rate":
+                agg["hits"] = int(num)
+            elif ind.measure.kind in ("average", "total") and num is not None:
+                agg["total"] = Decimal(num) * scale
+            counts[(row["shop_id"], row["as_of"])] = agg
+            days.add(row["as_of"])
+        out.setdefault(ind.name, {"counts": {}, "days": set()})
+        out[ind.name]["counts"].update(counts)
+        out[ind.name]["days"] |= days
+    return out
+
+
 def _fetch(con, query) -> list[dict]:
     cur = con.execute(query.sql(dialect="duckdb"))
     names = [d[0] for d in cur.description]
@@ -185,7 +221,7 @@ def _indicator(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan: Plan)
         r.hits = int(agg["hits"] or 0) if "hits" in agg else None
         if "total" in agg and agg["total"] is not None:
             r.total = Fraction(agg["total"]) / (MICROS if ind.measure.expr.type.name == "duration" else 1)
-        r.excluded = {x.name: int(agg[exclusion_column(x)] or 0) for x in plan.exclusions_of(ind.name)}
+        r.excluded = {x.name: int(agg.get(exclusion_column(x)) or 0) for x in plan.exclusions_of(ind.name)}
     elif ind.measure.kind == "rate":
         r.hits = 0
     kind = ind.measure.kind
@@ -218,13 +254,14 @@ def _indicator(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan: Plan)
     return r
 
 
-def _levels(ind: ir.Indicator, plan: Plan, day_results: list[ShopResult]) -> None:
+def _levels(ind: ir.Indicator, plan: Plan, day_results: list[ShopResult], peers: list[ShopResult]) -> None:
+    """Levels and points of the shops scored; ranks among `peers`, every shop of the day."""
     bands = plan.bands.get(ind.name)
     if bands is None:
         return
     if bands.rank_within:
         groups: dict[str, list[IndicatorResult]] = {}
-        for res in day_results:
+        for res in peers:
             r = res.indicators[ind.name]
             r.group = str(res.shop.get(bands.rank_within))
             if r.assessed:
