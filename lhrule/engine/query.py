@@ -44,7 +44,7 @@ def days_table(days: list[dt.date]) -> exp.Expression:
     rows = [exp.Tuple(expressions=[lit(d.isoformat())]) for d in days]
     values = exp.Values(expressions=rows, alias=exp.TableAlias(this=exp.to_identifier("v"),
                                                                columns=[exp.to_identifier("day")]))
-    return exp.select(exp.alias_(cast(exp.column("day", "v"), "DATE"), "as_of")).from_(values).subquery(DAYS)
+    return exp.select(exp.alias_(cast(exp.column("day", "v"), "DATE"), "as_of")).from_(values, copy=False).subquery(DAYS)
 
 
 def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date],
@@ -92,16 +92,17 @@ def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.da
                     columns.append(exp.alias_(sql(part.left), f"condition_{i}_value"))
     elif ind.measure.kind in ("average", "total"):
         columns.append(exp.alias_(sql(ind.measure.expr), "value"))
-    select = exp.select(*columns).from_(exp.to_table(table_name(ind.table)).as_(ROW, quoted=True))
+    select = exp.select(*columns).from_(exp.to_table(table_name(ind.table)).as_(ROW, quoted=True), copy=False)
     for alias, target, on in ctx.joins.values():
-        select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left")
+        select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left",
+                             copy=False)
     if not per_day:
-        select = select.join(days_table(days), join_type="cross")
-    conditions = [] if whole_table else [in_window]
+        select = select.join(days_table(days), join_type="cross", copy=False)
+    conditions = [] if whole_table else [in_window.copy()]
     if shops is not None:
         conditions.append(exp.In(this=col(ROW, rel.name), expressions=[lit(s) for s in shops]))
     if conditions:
-        select = select.where(exp.and_(*conditions))
+        select = select.where(exp.and_(*conditions), copy=False)
     return _with_verdicts(select, ind, exclusions, per_day)
 
 
@@ -116,15 +117,15 @@ def _with_verdicts(flags: exp.Select, ind: ir.Indicator, exclusions, per_day: bo
     passes = [exp.column("in_window")] + [exp.column(f"where_{i}") for i in range(1, len(ind.filters) + 1)]
     excluded = [exp.column(exclusion_column(x)) for x in exclusions]
     eligible = exp.and_(*passes, *(exp.Not(this=x) for x in excluded))
-    step = exp.select("*", exp.alias_(exp.paren(eligible), "eligible")).from_(flags.subquery("flags"))
+    step = exp.select("*", exp.alias_(exp.paren(eligible), "eligible")).from_(flags.subquery("flags", copy=False), copy=False)
     if not ind.once_per:
-        return exp.select("*", exp.alias_(exp.column("eligible"), "kept")).from_(step.subquery("judged"))
+        return exp.select("*", exp.alias_(exp.column("eligible"), "kept")).from_(step.subquery("judged", copy=False), copy=False)
     partition = [exp.column("shop_id"), exp.column("day" if per_day else "as_of"), exp.column("eligible")] + \
         [exp.column(f"key_{i}") for i in range(1, len(ind.once_per) + 1)]
     order = exp.Order(expressions=[exp.Ordered(this=exp.column("at")), exp.Ordered(this=exp.column("event_id"))])
     first = exp.EQ(this=exp.Window(this=exp.RowNumber(), partition_by=partition, order=order), expression=lit(1))
     kept = exp.and_(exp.column("eligible"), first)
-    return exp.select("*", exp.alias_(exp.paren(kept), "kept")).from_(step.subquery("judged"))
+    return exp.select("*", exp.alias_(exp.paren(kept), "kept")).from_(step.subquery("judged", copy=False), copy=False)
 
 
 def _count_if(cond: exp.Expression) -> exp.Expression:
@@ -176,7 +177,7 @@ def _sliding_aggregate(rb, plan, ind, days, shops) -> exp.Select:
     on = exp.and_(exp.GTE(this=exp.column("day", "p"), expression=cast(lo, "DATE")),
                   exp.LTE(this=exp.column("day", "p"), expression=cast(hi, "DATE")))
     return (exp.select(exp.column("shop_id", "p"), exp.alias_(as_of, "as_of"), *sums)
-            .from_(partial.subquery("p")).join(days_table(days), on=on, join_type="inner")
+            .from_(partial.subquery("p", copy=False), copy=False).join(days_table(days), on=on, join_type="inner")
             .group_by(exp.column("shop_id", "p"), as_of))
 
 
@@ -197,11 +198,11 @@ def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select
         columns.append(exp.alias_(_count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
                                   exclusion_column(x)))
         earlier.append(mine)
-    return exp.select(*columns).from_(flags.subquery("flagged")).group_by(*by)
+    return exp.select(*columns).from_(flags.subquery("flagged", copy=False), copy=False).group_by(*by)
 
 
-def shop_query(rb: ir.Rulebook, plan: Plan) -> exp.Select:
-    """The entity rows, with each indicator's `only for` condition evaluated per shop."""
+def shop_query(rb: ir.Rulebook, plan: Plan, shops: list[str] | None = None) -> exp.Select:
+    """The entity rows (all, or those named), with each indicator's `only for` condition."""
     entity = rb.table(rb.entity)
     ctx = Context(rb, entity.name, ROW, date_sql(plan.day), plan.params, shop_rel=None)
     sql = Compiler(ctx)
@@ -211,7 +212,10 @@ def shop_query(rb: ir.Rulebook, plan: Plan) -> exp.Select:
             columns.append(exp.alias_(coalesce_false(sql(ind.only_for)), f"only_for_{ind.name}"))
         if ind.retired_except is not None:
             columns.append(exp.alias_(coalesce_false(sql(ind.retired_except)), f"retired_except_{ind.name}"))
-    select = exp.select(*columns).from_(exp.to_table(table_name(entity.name)).as_(ROW, quoted=True))
+    select = exp.select(*columns).from_(exp.to_table(table_name(entity.name)).as_(ROW, quoted=True), copy=False)
     for alias, target, on in ctx.joins.values():
-        select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left")
+        select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left",
+                             copy=False)
+    if shops is not None:
+        select = select.where(exp.In(this=col(ROW, entity.key.name), expressions=[lit(s) for s in shops]))
     return select

@@ -130,12 +130,13 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
         plan = dataclasses.replace(plan, indicators=tuple(i for i in plan.indicators if i.name in only_indicators),
                                    dimensions=(), scores=(), grades=())
     key = rb.table(rb.entity).key.name
-    all_shops = _fetch(con, shop_query(rb, plan))
     wanted = None if only is None else set(only)
-    shop_rows = all_shops if wanted is None else [r for r in all_shops if r[key] in wanted]
     # A rank is among every shop of the group: a ranked indicator is computed for all shops,
     # the others only for the shops asked for.
-    ranked = {n for n, b in plan.bands.items() if b.rank_within} if wanted is not None else set()
+    ranked = {n for n, b in plan.bands.items() if b.rank_within and any(i.name == n for i in plan.indicators)} \
+        if wanted is not None else set()
+    all_shops = _fetch(con, shop_query(rb, plan, None if ranked else only))
+    shop_rows = all_shops if wanted is None else [r for r in all_shops if r[key] in wanted]
     aggregates: dict[str, dict[tuple[str, dt.date], dict]] = {}
     for ind in plan.indicators:
         saved = (peers or {}).get(ind.name)
