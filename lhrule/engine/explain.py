@@ -72,6 +72,7 @@ def duration_text(seconds) -> str:
 class Explainer:
     def __init__(self, con, rb: ir.Rulebook, sources: dict[str, str], events: int | None = 5, peers=None):
         self.con, self.rb, self.sources, self.events, self.peers = con, rb, sources, events, peers
+        self.rb_params = {p.name: p for p in rb.params}
 
     def text_of(self, node) -> str:
         sp = node.span
@@ -161,7 +162,12 @@ class Explainer:
     def _level_text(self, level: ir.Level, levels) -> str:
         if level.cut == "otherwise":
             return f'"{level.label}" otherwise'
-        return f'"{level.label}" {level.op or "top"} {self.text_of(level.threshold)}'
+        text = self.text_of(level.threshold)
+        if isinstance(level.threshold, ir.ParamRef):  # name the param, and show the value it had
+            param = self.rb_params.get(level.threshold.name)
+            if param is not None and isinstance(param.value, ir.Literal_) and not param.overrides:
+                text += f" ({self.text_of(param.value)})"
+        return f'"{level.label}" {level.op or "top"} {text}'
 
     # -- indicators --------------------------------------------------------------------
     def _indicator(self, r: IndicatorResult, res: ShopResult) -> Node:

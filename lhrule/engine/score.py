@@ -243,7 +243,7 @@ def _indicator(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan: Plan)
     if ind.status == "retired" and not kept:
         r.reason = f"retired from {ind.effective.start}"
     elif not applies:
-        r.reason = "not assessed for this shop (`only for` does not hold)"
+        r.reason = "`only for` does not hold for this shop"
     elif ind.status == "display_only":
         r.reason = f"display only (from {ind.effective.start})" if ind.effective.start else "display only"
     elif r.value is None:
