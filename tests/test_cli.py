@@ -102,3 +102,14 @@ def test_diagnostics_doc_is_generated_from_the_codes():
     from lhrule.engine.docs import diagnostics_markdown
 
     assert (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8") == diagnostics_markdown()
+
+
+def test_a_library_file_is_checked_and_tested_but_not_scored(at_root):
+    assert run("test", "rulebooks/common/events.rule").exit_code == 0
+    result = run("score", "rulebooks/common/events.rule", "--data", "examples/data", "--as-of", "2024-06-30")
+    assert result.exit_code == 2 and "declares no indicators" in result.output
+
+
+def test_test_command_fails_on_a_broken_rulebook(at_root):
+    result = run("test", "tests/golden/bad/names.rule")
+    assert result.exit_code == 1 and "9 errors" in result.output

@@ -47,7 +47,7 @@ def rule_files(paths: list[Path]) -> list[Path]:
     return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
 
 
-def compile_or_exit(path: Path):
+def compile_or_exit(path: Path, runnable: bool = True):
     """Compile a rulebook for a command that runs it; on errors print them and exit 1."""
     from lhrule.api import Rulebook
     from lhrule.engine.compile import compile_rulebook
@@ -62,8 +62,12 @@ def compile_or_exit(path: Path):
             typer.echo(render(d, result.sources) + "\n", err=True)
         typer.echo(f"{path}: {summary(errors)}; fix them and run again (lhrule check {path})", err=True)
         raise typer.Exit(1)
+    if not runnable:
+        return Rulebook(result.rulebook, path, result.sources)
     if result.rulebook.entity is None:
         raise usage_error(f"{path} declares no entity table to score (include the standard schema?)")
+    if not result.rulebook.indicators:
+        raise usage_error(f"{path} declares no indicators: it is a library of declarations, not a rulebook to run")
     return Rulebook(result.rulebook, path, result.sources)
 
 
