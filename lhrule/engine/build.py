@@ -7,15 +7,13 @@ checks what concerns that declaration alone (its names, types, weights, levels).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from lhrule.engine import ir
-from lhrule.engine.diagnostics import Reporter, closest, did_you_mean
+from lhrule.engine.diagnostics import Reporter, did_you_mean
 from lhrule.engine.build_scoring import ScoringBuilder
 from lhrule.engine.build_tests import TestBuilder
-from lhrule.engine.typecheck import BASE_TYPES, BOOL, DURATION, NUMBER, STRING, Checker, Scope, describe
+from lhrule.engine.typecheck import BASE_TYPES, NUMBER, STRING, Checker, Scope, describe
 from lhrule.grammar import ast
 
 
@@ -191,7 +189,7 @@ class Builder(ScoringBuilder, TestBuilder):
         if value is None:
             return None
         if not isinstance(value, (ir.Literal_, ir.SetValue)):
-            self.rep.error("E020", f"a param's value is a literal (3m, 40%, 30 evaluations, {{\"a\", \"b\"}})",
+            self.rep.error("E020", "a param's value is a literal (3m, 40%, 30 evaluations, {\"a\", \"b\"})",
                            d.value.span)
             return None
         overrides = []

@@ -26,7 +26,7 @@ class ScoringBuilder:
             threshold = points = None
             if cut_kind == "value":
                 if relative:
-                    self.rep.error("E031", f"levels by rank use `top N%`, not a value cut-off", s.span)
+                    self.rep.error("E031", "levels by rank use `top N%`, not a value cut-off", s.span)
                     ok = False
                     continue
                 threshold = self.check.check(expr, self.scope(where="a cut-off"))
@@ -90,7 +90,7 @@ class ScoringBuilder:
                 return False
         if levels[-1].cut != "otherwise":
             self.rep.error("E031", "the last level must be `otherwise`, so that every value has a level",
-                           levels[-1].span, suggestion=f'add a line such as "差" otherwise')
+                           levels[-1].span, suggestion='add a line such as "差" otherwise')
             return False
         prev = None
         for lv in levels[:-1]:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from lhrule.engine import ir
-from lhrule.engine.evaluate import evaluate, param_value, to_fraction
+from lhrule.engine.evaluate import evaluate, to_fraction
 from lhrule.engine.plan import Plan, segments
 from lhrule.engine.query import aggregate_query, exclusion_column, shop_query
 from lhrule.engine.sql import MICROS

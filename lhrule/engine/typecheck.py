@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from lhrule.engine import ir
-from lhrule.engine.diagnostics import Reporter, closest, did_you_mean
+from lhrule.engine.diagnostics import Reporter, did_you_mean
 from lhrule.grammar import ast
 
 T = ir.Type

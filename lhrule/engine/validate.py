@@ -16,7 +16,6 @@ from pathlib import Path
 
 from lhrule.engine import ir
 from lhrule.engine.dataset import SQL_TYPES, Dataset, raw_reader
-from lhrule.engine.sql import table_name
 
 SAMPLES = 5
 
