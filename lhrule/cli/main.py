@@ -154,7 +154,7 @@ def fmt(
     raise typer.Exit(1 if broken or (check_only and changed) else 0)
 
 
-from lhrule.cli import explain, gen, scoring  # noqa: E402,F401  (register the other commands)
+from lhrule.cli import diff, explain, gen, scoring  # noqa: E402,F401  (register the other commands)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m lhrule`
