@@ -92,10 +92,6 @@ def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=N
 
     The dataset is validated first. on_bad_rows="stop" raises DatasetError with the report;
     "quarantine" writes the bad rows to `quarantine` (a folder) and scores the rest."""
-    from lhrule.engine.dataset import DatasetError, connect, open_dataset
-    from lhrule.engine.validate import quarantine as set_aside
-    from lhrule.engine.validate import validate
-    from lhrule.engine.report import dataset_fingerprint
     from lhrule.engine.score import score as run
 
     rb = rulebook if isinstance(rulebook, Rulebook) else load(rulebook)
@@ -103,6 +99,18 @@ def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=N
         days = days_between(_date(start or end), _date(end or start))
     else:
         days = [_date(as_of)]
+    con, stamp, checked = _open(rb, data, on_bad_rows, quarantine)
+    results = run(con, rb.ir, days, shops)
+    return ScoreRun(rb, days, results, con, stamp, checked)
+
+
+def _open(rb: Rulebook, data, on_bad_rows: str, quarantine) -> tuple:
+    """A connection with the dataset's views, validated: (con, stamp, validation)."""
+    from lhrule.engine.dataset import DatasetError, connect, open_dataset
+    from lhrule.engine.report import dataset_fingerprint
+    from lhrule.engine.validate import quarantine as set_aside
+    from lhrule.engine.validate import validate
+
     con = connect(rb.ir)
     dataset = open_dataset(con, Path(data), rb.ir)
     checked = validate(con, rb.ir, dataset)
@@ -113,8 +121,55 @@ def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=N
             raise DatasetError(f"the dataset {data} has bad rows:\n{report}\nfix them, or score the rest with "
                                f"--on-bad-rows quarantine (the bad rows are written aside with their reasons)")
         quarantined = set_aside(con, rb.ir, dataset, checked, Path(quarantine or "quarantine"))
-    results = run(con, rb.ir, days, shops)
     stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": dataset_fingerprint(dataset.files)}
     if quarantined:
         stamp["quarantined"] = quarantined
-    return ScoreRun(rb, days, results, con, stamp, checked)
+    return con, stamp, checked
+
+
+@dataclass
+class DiffRun:
+    old: Rulebook
+    new: Rulebook
+    comparison: object  # engine.compare.Comparison
+    rule_changes: list
+    shops: list  # engine.diff.ShopChange, one per shop
+    summary: dict
+
+    def to_json(self, old_name: str, new_name: str) -> dict:
+        from lhrule.engine.diff import ATTRIBUTION_NOTE
+
+        c = self.comparison
+        return {"old": old_name, "new": new_name, "as_of": c.day.isoformat(),
+                "rule_changes": [r.to_json() for r in self.rule_changes],
+                "attribution_note": ATTRIBUTION_NOTE if c.attributed else "attribution not computed (--no-attribution)",
+                "not_attributed": [{"change": e.change.title, "error": e.error} for e in c.effects if e.error],
+                "summary": self.summary, "shops": [s.to_json() for s in self.shops if s.moved]}
+
+
+def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Path, as_of,
+         old_rules_as_of=None, new_rules_as_of=None, attribute: bool = True, on_bad_rows: str = "stop",
+         quarantine: str | Path | None = None) -> DiffRun:
+    """Score two rulebooks (or one, with the rules in force on two days) on the same data and
+    day, and say which rules changed, which shops moved, and which change moved each."""
+    from lhrule.engine.compare import Side, compare
+    from lhrule.engine.diff import plan_rule_changes, rule_changes, shop_changes, summary
+
+    a = old if isinstance(old, Rulebook) else load(old)
+    b = new if isinstance(new, Rulebook) else load(new)
+    day = _date(as_of)
+    side_a = Side(a.ir, _date(old_rules_as_of) if old_rules_as_of else None)
+    side_b = Side(b.ir, _date(new_rules_as_of) if new_rules_as_of else None)
+    con, _, _ = _open(a, data, on_bad_rows, quarantine)
+    same = [t.model_dump(exclude={"span"}) for t in a.ir.tables] == [t.model_dump(exclude={"span"}) for t in b.ir.tables]
+    con_b = con if same and a.ir.timezone == b.ir.timezone else _open(b, data, on_bad_rows, quarantine)[0]
+    comparison = compare(con, side_a, side_b, day, attribute, con_b)
+    sources = (a.sources, b.sources)
+    if side_a.rules_day or side_b.rules_day:
+        from lhrule.engine.compare import plan_parts
+
+        rules = plan_rule_changes(plan_parts(side_a.plan(day), side_b.plan(day)), a.ir, b.ir, sources)
+    else:
+        rules = rule_changes(a.ir, b.ir, sources)
+    shops = shop_changes(comparison)
+    return DiffRun(a, b, comparison, rules, shops, summary(shops))

@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from typer.testing import CliRunner
 
 from lhrule.cli.main import app
@@ -55,3 +57,195 @@ def test_diff_writes_one_row_per_shop(tmp_path):
     assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 131 and lines[0].startswith('"shop_id","category","old_score","new_score","delta"')
+
+
+# ---------------------------------------------------------------- hand-checked changes
+#
+# tests/rulebooks/diff/base.rule on four shops, scored as of 2024-06-30 (window: 06-20..06-29).
+# Base figures: ontime ≥ 90% → 5, ≥ 70% → 3, else 0; volume ≥ 4 → 5, else 1; total = 50/50;
+# grade A ≥ 4, B ≥ 2.5, else C.
+#   a: 4 orders, none late          ontime 100% (5)  volume 4 (5)  total 5    A
+#   b: 4 orders, 1 late             ontime 75%  (3)  volume 4 (5)  total 4    A
+#   c: 2 orders, none late          ontime 100% (5)  volume 2 (1)  total 3    B
+#   d: 3 orders, 2 late, excused    ontime 1/3  (0)  volume 3 (1)  total 0.5  C
+#      and 2 more on 06-12, in time (outside 10 days, inside 20)
+
+BASE = ROOT / "tests" / "rulebooks" / "diff" / "base.rule"
+ORDERS = [("a", "06-21", 0, 0), ("a", "06-22", 0, 0), ("a", "06-25", 0, 0), ("a", "06-29", 0, 0),
+          ("b", "06-20", 1, 0), ("b", "06-22", 0, 0), ("b", "06-23", 0, 0), ("b", "06-28", 0, 0),
+          ("c", "06-24", 0, 0), ("c", "06-26", 0, 0),
+          ("d", "06-21", 1, 1), ("d", "06-22", 1, 1), ("d", "06-27", 0, 0), ("d", "06-12", 0, 0),
+          ("d", "06-12", 0, 0), ("a", "06-30", 1, 0)]  # the last is on T itself: outside every window
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("tiny")
+    (data / "shops.csv").write_text("shop_id,main_category\na,书籍\nb,书籍\nc,食品\nd,食品\n", encoding="utf-8")
+    rows = ["order_id,shop_id,paid_at,late,excused"] + [
+        f"o{i},{shop},2024-{day} 10:00:00,{'true' if late else 'false'},{'true' if ex else 'false'}"
+        for i, (shop, day, late, ex) in enumerate(ORDERS)]
+    (data / "orders.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return data
+
+
+def _edited(tmp_path: Path, *edits: tuple[str, str]) -> Path:
+    text = BASE.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "new.rule"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _diff(tmp_path, tiny, *edits, **kw):
+    import lhrule
+
+    run = lhrule.diff(BASE, _edited(tmp_path, *edits), tiny, "2024-06-30", **kw)
+    out = run.to_json("old", "new")
+    moves = {s["shop_id"]: (s["old_score"], s["new_score"], s["old_grade"], s["new_grade"]) for s in out["shops"]}
+    because = {s["shop_id"]: {b["change"]: b["delta"] for b in s["because"]} for s in out["shops"]}
+    return out, moves, because
+
+
+def test_the_base_scores_are_the_hand_computed_ones(tiny):
+    import lhrule
+
+    run = lhrule.score(BASE, tiny, as_of="2024-06-30")
+    got = {r.shop_id: (str(r.scores["total"].value), r.grades["level"].label) for r in run.results}
+    assert got == {"a": ("5", "A"), "b": ("4", "A"), "c": ("3", "B"), "d": ("1/2", "C")}
+
+
+def test_a_cut_off(tmp_path, tiny):
+    out, moves, because = _diff(tmp_path, tiny, ("param good_line = 90%", "param good_line = 75%"))
+    assert [(r["change"], r["kind"], r["name"], r["details"]) for r in out["rule_changes"]] == \
+        [("changed", "param", "good_line", ["value: 90% → 75%"])]
+    assert moves == {"b": ("4", "5", "A", "A")}  # 75% now meets the line
+    assert out["shops"][0]["bands"] == {"ontime": {"old": "中", "new": "好"}}
+    assert because == {"b": {"param good_line": "1"}}
+
+
+def test_weights(tmp_path, tiny):
+    out, moves, because = _diff(tmp_path, tiny, ("weights delivery 50%, sales 50%", "weights delivery 80%, sales 20%"))
+    assert [(r["change"], r["kind"], r["name"], r["fields"]) for r in out["rule_changes"]] == \
+        [("changed", "score", "total", ["weights"])]
+    assert out["rule_changes"][0]["details"] == ["weights: delivery 50%; sales 50% → delivery 80%; sales 20%"]
+    # b 3×.8+5×.2 = 3.4, c 5×.8+1×.2 = 4.2, d 0+1×.2 = 0.2
+    assert moves == {"b": ("4", "3.4", "A", "B"), "c": ("3", "4.2", "B", "A"), "d": ("0.5", "0.2", "C", "C")}
+    assert out["summary"]["grade_changed"] == 2
+    assert {(t["old"], t["new"]): t["shops"] for t in out["summary"]["transitions"]} == \
+        {("A", "A"): 1, ("A", "B"): 1, ("B", "A"): 1, ("C", "C"): 1}
+
+
+def test_a_window(tmp_path, tiny):
+    out, moves, _ = _diff(tmp_path, tiny, ("window last 10 days on paid_at\n  count",
+                                           "window last 20 days on paid_at\n  count"))
+    # both versions of volume read the window: the one in force, and the retired one from 07-01
+    assert [(r["name"], r["details"]) for r in out["rule_changes"]] == [
+        (name, ["window: window last 10 days on paid_at → window last 20 days on paid_at"])
+        for name in ("volume (.. 2024-06-30)", "volume (2024-07-01 ..)")]
+    assert moves == {"d": ("0.5", "2.5", "C", "B")}  # volume 5 with the two orders of 06-12
+
+
+def test_an_exclusion_added(tmp_path, tiny):
+    exclusion = ('exclusion excused "免责" {\n  applies to ontime\n  when excused\n'
+                 '  cite "004_488914425fa82ce8.txt" "测试"\n}\n\ndimension delivery')
+    out, moves, _ = _diff(tmp_path, tiny, ("\ndimension delivery", "\n" + exclusion))
+    assert [(r["change"], r["kind"], r["name"], r["dimension"]) for r in out["rule_changes"]] == \
+        [("added", "exclusion", "excused", "delivery")]
+    assert moves == {"d": ("0.5", "3", "C", "B")}  # ontime 1/1 once the two late orders are excused
+
+
+@pytest.mark.parametrize("edit", [("effective 2024-07-01", "effective 2024-06-01"),
+                                  ("retire volume effective 2024-07-01 {", "revise volume effective 2024-06-01 {\n"
+                                                                            "  display only")])
+def test_retired_or_display_only_from_an_earlier_date(tmp_path, tiny, edit):
+    out, moves, _ = _diff(tmp_path, tiny, edit)
+    # sales has nothing assessed left: the score is delivery alone (a keeps 5; retired, its
+    # volume loses its band, displayed it keeps it)
+    assert {k: v for k, v in moves.items() if v[0] != v[1]} == {
+        "b": ("4", "3", "A", "B"), "c": ("3", "5", "B", "A"), "d": ("0.5", "0", "C", "C")}
+    assert ("a" in moves) == edit[0].startswith("effective")
+    changes = [(r["change"], r["kind"], r["name"], r["fields"]) for r in out["rule_changes"]]
+    if edit[0].startswith("effective"):  # the same two versions, the first ending a month sooner
+        assert changes == [("changed", "indicator", "volume (.. 2024-05-31)", ["effective"]),
+                           ("changed", "indicator", "volume (2024-06-01 ..)", ["effective"])]
+        assert out["rule_changes"][1]["details"] == ["effective: 2024-07-01 .. → 2024-06-01 .."]
+    else:
+        assert changes == [("changed", "indicator", "volume (.. 2024-05-31)", ["effective"]),
+                           ("display only", "indicator", "volume (2024-06-01 ..)", ["effective", "status"])]
+
+
+def test_two_changes_are_attributed_one_at_a_time(tmp_path, tiny):
+    out, moves, because = _diff(tmp_path, tiny, ("param good_line = 90%", "param good_line = 75%"),
+                                ("weights delivery 50%, sales 50%", "weights delivery 80%, sales 20%"))
+    assert moves == {"b": ("4", "5", "A", "A"), "c": ("3", "4.2", "B", "A"), "d": ("0.5", "0.2", "C", "C")}
+    # b: the cut-off alone +1, the weights alone -0.6; together +1: the changes interact (+0.6)
+    assert because["b"] == {"param good_line": "1", "score total": "-0.6"}
+    assert next(s for s in out["shops"] if s["shop_id"] == "b")["interaction"] == "0.6"
+    assert because["c"] == {"score total": "1.2"} and because["d"] == {"score total": "-0.3"}
+    assert next(s for s in out["shops"] if s["shop_id"] == "c")["interaction"] is None
+    assert "one-at-a-time" in out["attribution_note"]
+    assert {a["change"]: (a["shops"], a["total_delta"], a["grade_changed"]) for a in out["summary"]["attribution"]} \
+        == {"score total": (3, "0.3", 2), "param good_line": (1, "1", 0)}
+
+
+def test_rules_as_of_two_days(tmp_path, tiny):
+    import lhrule
+
+    run = lhrule.diff(BASE, BASE, tiny, "2024-06-30", old_rules_as_of="2024-06-30", new_rules_as_of="2024-07-01")
+    out = run.to_json("old", "new")
+    assert [(r["change"], r["kind"], r["name"], r["fields"]) for r in out["rule_changes"]] == \
+        [("retired", "indicator", "volume", ["status"])]
+    assert {s["shop_id"]: s["new_score"] for s in out["shops"]} == {"a": "5", "b": "3", "c": "5", "d": "0"}
+
+
+def test_diff_of_a_git_revision(tmp_path, tiny):
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "rules").mkdir(parents=True)
+    rule = repo / "rules" / "x.rule"
+    rule.write_text(BASE.read_text(encoding="utf-8"), encoding="utf-8")
+    git = lambda *a: subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=repo,  # noqa: E731
+                                    check=True, capture_output=True)
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "base")
+    rule.write_text(BASE.read_text(encoding="utf-8").replace("good_line = 90%", "good_line = 75%"), encoding="utf-8")
+    git("commit", "-qam", "lower the line")
+    rule.write_text("not a rulebook at all", encoding="utf-8")  # the working tree is not read
+    args = ["diff", f"{rule}@HEAD~1", f"{rule}@HEAD", "--data", str(tiny), "--as-of", "2024-06-30", "--format", "json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    out = json.loads(result.stdout)
+    assert [(r["name"], r["details"], r["old"], r["new"]) for r in out["rule_changes"]] == \
+        [("good_line", ["value: 90% → 75%"], "rules/x.rule:23", "rules/x.rule:23")]
+    assert [s["shop_id"] for s in out["shops"]] == ["b"]
+    bad = CliRunner().invoke(app, ["diff", f"{rule}@nosuchrev", f"{rule}@HEAD", "--data", str(tiny),
+                                   "--as-of", "2024-06-30"])
+    assert bad.exit_code == 2 and "'nosuchrev' is not a revision of this repository" in bad.output
+
+
+def test_the_html_report_is_self_contained(tmp_path, tiny):
+    page = tmp_path / "report.html"
+    args = ["diff", str(BASE), str(_edited(tmp_path, ("weights delivery 50%, sales 50%",
+                                                       "weights delivery 80%, sales 20%"))),
+            "--data", str(tiny), "--as-of", "2024-06-30", "--html", str(page), "--fail-on", "grade"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<svg") >= 3 and "<script" not in text and "http://" not in text.replace(
+        "http://www.w3.org/2000/svg", "")
+    assert "A → B: 1 shops" in text and "B → A: 1 shops" in text  # heat map cells
+    assert "score total" in text
+
+
+def test_usage_errors_exit_2(tiny):
+    for args in (["diff", str(BASE), "--data", str(tiny), "--as-of", "2024-06-30"],
+                 ["diff", str(BASE), str(BASE), "--rules-as-of", "2024-01-01", "--data", str(tiny),
+                  "--as-of", "2024-06-30"],
+                 ["diff", str(BASE), str(BASE), "--data", str(tiny)]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)

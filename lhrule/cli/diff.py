@@ -1,101 +1,127 @@
-"""`lhrule diff OLD NEW`: whom a rule change hits, and how."""
+"""`lhrule diff OLD NEW`: whom a rule change hits, how, and because of which change."""
 
 from __future__ import annotations
 
 import json
+import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from lhrule.cli.main import app, compile_or_exit, usage_error
-from lhrule.cli.scoring import _date, _run
+from lhrule.cli.scoring import _date, _guarded
 
 
 @app.command()
 def diff(
-    old: Annotated[Path, typer.Argument(help="The rulebook as it is.", show_default=False)],
-    new: Annotated[Path, typer.Argument(help="The rulebook as it would be.", show_default=False)],
-    data: Annotated[Path, typer.Option("--data", help="The dataset folder.", show_default=False)],
-    as_of: Annotated[str, typer.Option("--as-of", help="The evaluation date T.", show_default=False)],
+    old: Annotated[str, typer.Argument(help="The rulebook as it is: a file, or FILE@REV (a git revision).",
+                                       show_default=False)],
+    new: Annotated[Optional[str], typer.Argument(help="The rulebook as it would be (FILE or FILE@REV); leave "
+                                                      "out with --rules-as-of.", show_default=False)] = None,
+    data: Annotated[Path, typer.Option("--data", help="The dataset folder.", show_default=False)] = None,
+    as_of: Annotated[str, typer.Option("--as-of", help="The evaluation date T.", show_default=False)] = None,
+    rules_as_of: Annotated[Optional[str], typer.Option("--rules-as-of", help="Old side: the rules in force on "
+                                                       "this day.")] = None,
+    vs_rules_as_of: Annotated[Optional[str], typer.Option("--vs-rules-as-of", help="New side: the rules in "
+                                                          "force on this day.")] = None,
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 when: grade (a grade moved), score (anything "
                                                            "moved), or none.")] = "score",
     out: Annotated[Optional[Path], typer.Option("--out", help="Write one row per shop (csv or parquet).")] = None,
+    html_out: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report.")]
+    = None,
+    attribution: Annotated[bool, typer.Option("--attribution/--no-attribution", help="Attribute each shop's "
+                                              "move to the rule changes, one at a time.")] = True,
 ) -> None:
-    """Compare two versions of a rulebook on the same data: rule changes, then shop changes."""
+    """Compare two versions of the rules on the same data and day: what changed in the rules,
+    which shops move, and which change moves each.
+
+    Exit 0 when nothing moved, 1 when shops moved (see --fail-on), 2 on errors."""
     if format not in ("text", "json"):
         raise usage_error(f"--format must be text or json, not {format!r}")
     if fail_on not in ("grade", "score", "none"):
         raise usage_error(f"--fail-on must be grade, score or none, not {fail_on!r}")
     if out is not None and out.suffix not in (".csv", ".parquet"):
         raise usage_error("--out writes a .csv or .parquet file")
+    if data is None or as_of is None:
+        raise usage_error("say which data and day to score both versions on: --data DIR --as-of DATE")
     day = _date(as_of, "--as-of")
-    from lhrule.engine.diff import rule_changes, shop_changes, summary
+    first, second = _date(rules_as_of, "--rules-as-of"), _date(vs_rules_as_of, "--vs-rules-as-of")
+    if new is None and not (first and second):
+        raise usage_error("give two rulebooks (OLD NEW), or one with --rules-as-of DATE --vs-rules-as-of DATE")
+    if new is not None and (first or second):
+        raise usage_error("--rules-as-of and --vs-rules-as-of compare one rulebook with itself: give OLD only")
+    with ExitStack() as stack:
+        before = _rulebook(old, stack)
+        after = _rulebook(new, stack) if new is not None else before
+        from rich.console import Console
 
-    before, after = compile_or_exit(old), compile_or_exit(new)
-    run_old = _run(before, data, day, None, None, None)
-    run_new = _run(after, data, day, None, None, None)
-    rules = rule_changes(before.ir, after.ir)
-    shops = shop_changes(run_old.results, run_new.results)
-    result = {"old": str(old), "new": str(new), "as_of": day.isoformat(),
-              "rule_changes": [r.to_json() for r in rules], "summary": summary(shops),
-              "shops": [c.to_json() for c in shops if c.moved]}
+        from lhrule.api import diff as api_diff
+
+        with Console(stderr=True).status(f"scoring {data} with both versions …"):
+            run = _guarded(lambda: api_diff(before, after, data, day, first, second, attribution), data)
+    old_name = f"{old} (rules of {first})" if first else old
+    new_name = f"{old} (rules of {second})" if second else new
+    result = run.to_json(old_name, new_name)
     if out is not None:
-        import pyarrow as pa
+        _write_rows(run.shops, out)
+    if html_out is not None:
+        from lhrule.engine.diff_report import to_html
 
-        def flat(c) -> dict:
-            row = {k: v for k, v in c.to_json().items() if k != "bands"}
-            row["actions_gained"], row["actions_lost"] = ";".join(c.gained), ";".join(c.lost)
-            row["bands_changed"] = ";".join(c.bands)
-            return row
-
-        table = pa.Table.from_pylist([flat(c) for c in shops])
-        if out.suffix == ".csv":
-            import pyarrow.csv as pcsv
-
-            pcsv.write_csv(table, out)
-        else:
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, out)
-        typer.echo(f"wrote {len(shops)} shops to {out}", err=True)
+        html_out.write_text(to_html(result, run.comparison), encoding="utf-8")
+        typer.echo(f"wrote {html_out}", err=True)
     if format == "json":
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        _render(result)
+        from lhrule.cli.render import diff_report
+
+        diff_report(result)
     moved = result["summary"]["grade_changed"] if fail_on == "grade" else result["summary"]["moved"]
     raise typer.Exit(1 if fail_on != "none" and moved else 0)
 
 
-def _render(result: dict) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+def _rulebook(spec: str, stack: ExitStack):
+    """Compile FILE or FILE@REV; a revision is read from git into a temporary folder."""
+    from lhrule.engine.revision import RevisionError, materialize, split_spec, temporary_folder
 
-    console = Console()
-    console.print(f"[bold]rule changes[/] ({len(result['rule_changes'])})")
-    for r in result["rule_changes"]:
-        where = " → ".join(x for x in (r["old"], r["new"]) if x)
-        fields = f": {', '.join(r['fields'])}" if r["fields"] else ""
-        console.print(f"  {r['change']:<8} {r['kind']} {escape(r['name'])}{escape(fields)}  [blue]{escape(where)}[/]")
-    s = result["summary"]
-    console.print(f"\n[bold]shops[/]: {s['moved']} of {s['shops']} moved, {s['grade_changed']} changed grade; "
-                  f"score change min {s['delta']['min']}, median {s['delta']['median']}, max {s['delta']['max']}; "
-                  f"actions gained {s['actions_gained']}, lost {s['actions_lost']}")
-    grades = sorted({t["old"] for t in s["transitions"]} | {t["new"] for t in s["transitions"]}, key=str)
-    if len(grades) > 1 or s["grade_changed"]:
-        table = Table(title="grade transitions (rows: old, columns: new)")
-        table.add_column("old \\ new")
-        for g in grades:
-            table.add_column(str(g))
-        cells = {(t["old"], t["new"]): t["shops"] for t in s["transitions"]}
-        for a in grades:
-            table.add_row(str(a), *(str(cells.get((a, b), "")) for b in grades))
-        console.print(table)
-    for title, rows in (("top movers down", s["top_down"]), ("top movers up", s["top_up"])):
-        if rows:
-            console.print(f"\n[bold]{title}[/]")
-            for c in rows:
-                console.print(f"  {c['shop_id']} {escape(c['category'] or '')}: {c['old_score']} → {c['new_score']} "
-                              f"({c['delta']}), grade {c['old_grade']} → {c['new_grade']}")
+    path, rev = split_spec(spec)
+    if rev is None:
+        return compile_or_exit(path)
+    folder = Path(stack.enter_context(temporary_folder()))
+    try:
+        target = materialize(path, rev, folder)
+    except RevisionError as exc:
+        raise usage_error(str(exc)) from None
+    here = os.getcwd()
+    os.chdir(folder)  # files are named as in the repository: rulebooks/x.rule, not /tmp/…
+    try:
+        rb = compile_or_exit(target.relative_to(folder))
+    finally:
+        os.chdir(here)
+    rb.path = Path(spec)
+    return rb
+
+
+def _write_rows(shops, out: Path) -> None:
+    import pyarrow as pa
+
+    def flat(c) -> dict:
+        full = c.to_json()
+        row = {k: v for k, v in full.items() if k not in ("bands", "because")}
+        row["actions_gained"], row["actions_lost"] = ";".join(c.gained), ";".join(c.lost)
+        row["bands_changed"] = ";".join(f"{k}:{a or ''}->{b or ''}" for k, (a, b) in c.bands.items())
+        row["because"] = ";".join(f"{b['change']} {b['delta'] or ''}".strip() for b in full["because"])
+        return row
+
+    table = pa.Table.from_pylist([flat(c) for c in shops])
+    if out.suffix == ".csv":
+        import pyarrow.csv as pcsv
+
+        pcsv.write_csv(table, out)
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, out)
+    typer.echo(f"wrote {len(shops)} shops to {out}", err=True)

@@ -45,3 +45,87 @@ def score_table(run) -> None:
     summary = ", ".join(f"{g if g is not None else 'no grade'}: {n}" for g, n in sorted(grades.items(), key=str))
     console.print(f"{len(run.results)} shop-days scored; {summary}; rulebook {run.stamp['rulebook_hash']}, "
                   f"data {run.stamp['dataset_fingerprint']}")
+
+
+def diff_report(result: dict) -> None:
+    """`lhrule diff` for people: rule changes by dimension, then what they do to shops."""
+    from rich.markup import escape
+
+    console = Console()
+    console.print(f"[bold]{escape(result['old'])}[/] → [bold]{escape(result['new'])}[/], scored as of "
+                  f"{result['as_of']}")
+    changes = result["rule_changes"]
+    console.print(f"\n[bold]rule changes[/] ({len(changes)})" + ("" if changes else ": none"))
+    by_dimension: dict[str, list[dict]] = {}
+    for r in changes:
+        by_dimension.setdefault(r["dimension"] or "", []).append(r)
+    for dimension, rows in sorted(by_dimension.items()):
+        console.print(f"  [bold]{escape(dimension or '(no dimension)')}[/]")
+        for r in rows:
+            where = _places(r["old"], r["new"])
+            console.print(f"    {r['change']:<8} {r['kind']} {escape(r['name'])}  [blue]{escape(where)}[/]")
+            for d in r["details"]:
+                console.print(f"             {escape(d)}")
+    s = result["summary"]
+    console.print(f"\n[bold]shops[/]: {s['moved']} of {s['shops']} moved, {s['grade_changed']} changed grade; "
+                  f"score change min {s['delta']['min']}, median {s['delta']['median']}, max {s['delta']['max']}; "
+                  f"actions gained {s['actions_gained']}, lost {s['actions_lost']}")
+    grades = sorted({t["old"] for t in s["transitions"]} | {t["new"] for t in s["transitions"]}, key=str)
+    if len(grades) > 1 or s["grade_changed"]:
+        table = Table(title="grade transitions (rows: old, columns: new)")
+        table.add_column("old \\ new")
+        for g in grades:
+            table.add_column(str(g), justify="right")
+        cells = {(t["old"], t["new"]): t["shops"] for t in s["transitions"]}
+        for a in grades:
+            table.add_row(str(a), *(_cell(cells.get((a, b)), a != b) for b in grades))
+        console.print(table)
+    if s["distribution"]:
+        table = Table(title="score changes of the shops that moved")
+        table.add_column("from", justify="right")
+        table.add_column("to", justify="right")
+        table.add_column("shops", justify="right")
+        table.add_column("")
+        most = max(b["shops"] for b in s["distribution"])
+        for b in s["distribution"]:
+            table.add_row(b["from"], b["to"], str(b["shops"]), "█" * round(20 * b["shops"] / most))
+        console.print(table)
+    if s["attribution"]:
+        table = Table(title="what each change does on its own")
+        for name in ("change", "shops moved", "sum of score changes", "grades changed"):
+            table.add_column(name, justify="left" if name == "change" else "right")
+        for a in s["attribution"]:
+            table.add_row(escape(a["change"]), str(a["shops"]), a["total_delta"], str(a["grade_changed"]))
+        console.print(table)
+        console.print(f"[dim]{escape(result['attribution_note'])}[/]")
+    for e in result["not_attributed"]:
+        console.print(f"[yellow]{escape(e['change'])} could not be scored on its own: {escape(e['error'])}[/]")
+    for title, rows in (("top movers down", s["top_down"]), ("top movers up", s["top_up"])):
+        if rows:
+            console.print(f"\n[bold]{title}[/]")
+            for c in rows:
+                console.print(f"  {c['shop_id']} {escape(c['category'] or '')}: {c['old_score']} → {c['new_score']} "
+                              f"({c['delta']}), grade {c['old_grade']} → {c['new_grade']}")
+                why = [f"{b['change']} {b['delta']}" for b in c["because"]]
+                if c["interaction"]:
+                    why.append(f"interaction {c['interaction']}")
+                if why:
+                    console.print(f"    [dim]because: {escape('; '.join(why))}[/]")
+    categories = {k: v for k, v in s["by_category"].items() if v.get("moved")}
+    if categories:
+        console.print("\n[bold]by main category[/]: " + ", ".join(
+            f"{escape(k or '?')} {v.get('moved', 0)}/{v.get('moved', 0) + v.get('same', 0)}"
+            for k, v in categories.items()))
+
+
+def _cell(n: int | None, off_diagonal: bool) -> str:
+    if not n:
+        return ""
+    return f"[bold]{n}[/]" if off_diagonal else str(n)
+
+
+def _places(old: str | None, new: str | None) -> str:
+    """file:12 → file:40, or file:12 → 40 when both are in one file."""
+    if old and new and old.rpartition(":")[0] == new.rpartition(":")[0]:
+        return f"{old} → {new.rpartition(':')[2]}"
+    return " → ".join(x for x in (old, new) if x)

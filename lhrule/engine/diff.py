@@ -8,29 +8,34 @@ The shop diff scores both rulebooks with the same engine on the same data and da
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from lhrule.engine import ir
-from lhrule.engine.score import ShopResult, decimal_text
+from lhrule.engine.compare import Comparison, primary
+from lhrule.engine.score import decimal_text
 
 KINDS = ("tables", "params", "dimensions", "indicators", "exclusions", "bands", "scores", "grades", "actions")
 
 
 @dataclass
 class RuleChange:
-    change: str  # added, removed, changed
+    change: str  # added, removed, changed, retired, display only, assessed again
     kind: str
     name: str
     fields: list[str] = field(default_factory=list)
     old: ir.Span | None = None
     new: ir.Span | None = None
+    dimension: str | None = None  # the dimension of the indicator it concerns
+    details: list[str] = field(default_factory=list)  # "field: old → new", in the rules' own words
 
     def to_json(self) -> dict:
         where = lambda s: f"{s.file}:{s.line}" if s else None  # noqa: E731
-        return {"change": self.change, "kind": self.kind, "name": self.name, "fields": self.fields,
-                "old": where(self.old), "new": where(self.new)}
+        return {"change": self.change, "kind": self.kind, "name": self.name, "dimension": self.dimension,
+                "fields": self.fields, "details": self.details, "old": where(self.old), "new": where(self.new)}
 
 
 def _plain(value):
@@ -42,35 +47,116 @@ def _plain(value):
     return value
 
 
-def rule_changes(old: ir.Rulebook, new: ir.Rulebook) -> list[RuleChange]:
+def _text(value, sources: dict[str, str], limit: int = 70) -> str:
+    """A field's value as the rules write it: the source text under its span."""
+    if value is None or value == ():
+        return "—"
+    if isinstance(value, tuple):
+        return _clip("; ".join(_text(v, sources, limit) for v in value), limit)
+    span = getattr(value, "span", None)
+    if span is not None and not isinstance(value, ir.Decl):
+        lines = sources.get(span.file, "").splitlines()
+        if 0 < span.line <= span.end_line <= len(lines):
+            chunk = lines[span.line - 1: span.end_line]
+            chunk[-1] = chunk[-1][: span.end_column - 1]
+            chunk[0] = chunk[0][span.column - 1:]
+            text = " ".join(" ".join(line.split("#")[0].split()) for line in chunk)
+            return _clip(text.strip(), limit)
+    if isinstance(value, ir.Effective):
+        return str(value) or "always"
+    return _clip(str(value), limit)
+
+
+def _focus(a: str, b: str, limit: int = 70) -> str:
+    """`a → b`, or for long texts the words taken out (−) and put in (+)."""
+    if len(a) <= limit and len(b) <= limit:
+        return f"{a} → {b}"
+    x, y = a.split(), b.split()
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, x, y, autojunk=False).get_opcodes():
+        if op in ("replace", "delete"):
+            out.append("− " + _clip(" ".join(x[i1:i2]), limit))
+        if op in ("replace", "insert"):
+            out.append("+ " + _clip(" ".join(y[j1:j2]), limit))
+    return "; ".join(out)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+STATUS = {"retired": "retired", "display_only": "display only", "assessed": "assessed again"}
+
+
+def describe(kind: str, name: str, a: ir.Decl | None, b: ir.Decl | None, sources: tuple[dict, dict],
+             dimensions: dict[str, str | None], drop: frozenset = frozenset({"span"})) -> RuleChange | None:
+    """One declaration's change, or None when the two act and read alike."""
+    dimension = getattr(b or a, "dimension", None) if kind == "indicator" else \
+        dimensions.get(getattr(b or a, "indicator", None) or next(iter(getattr(b or a, "applies_to", ()) or ()), ""))
+    if b is None:
+        return RuleChange("removed", kind, name, old=a.span, dimension=dimension)
+    if a is None:
+        return RuleChange("added", kind, name, new=b.span, dimension=dimension)
+    da, db = a.model_dump(mode="json"), b.model_dump(mode="json")
+    fields = sorted(f for f in set(da) | set(db) if f not in drop and _plain(da.get(f)) != _plain(db.get(f)))
+    if not fields:
+        return None
+    change = STATUS[b.status] if "status" in fields and kind == "indicator" else "changed"
+    details = [f"{f}: " + _focus(_text(getattr(a, f, None), sources[0], 10_000),
+                                 _text(getattr(b, f, None), sources[1], 10_000))
+               for f in fields if f not in ("cites", "assumptions")]
+    return RuleChange(change, kind, name, fields, a.span, b.span, dimension, details)
+
+
+def _dimensions(*rbs: ir.Rulebook) -> dict[str, str | None]:
+    return {i.name: i.dimension for rb in rbs for i in rb.indicators}
+
+
+def rule_changes(old: ir.Rulebook, new: ir.Rulebook, sources: tuple[dict, dict] = ({}, {})) -> list[RuleChange]:
+    """Every declaration version added, removed or changed (a version is its name, kind and
+    start date)."""
     out: list[RuleChange] = []
+    dims = _dimensions(old, new)
     for kind in KINDS:
         def keyed(rb):
             return {(d.name, str(getattr(d, "effective", "") or "")): d for d in getattr(rb, kind)}
 
         before, after = keyed(old), keyed(new)
-        names_before = {k[0] for k in before}
-        names_after = {k[0] for k in after}
         label = kind[:-1]
-        for name in sorted(names_before | names_after):
+        for name in sorted({k[0] for k in before} | {k[0] for k in after}):
             a = {k: v for k, v in before.items() if k[0] == name}
             b = {k: v for k, v in after.items() if k[0] == name}
-            if not b:
-                out.append(RuleChange("removed", label, name, old=next(iter(a.values())).span))
+            if not a or not b:
+                found = describe(label, name, next(iter(a.values()), None), next(iter(b.values()), None), sources,
+                                 dims)
+                out.append(found)
                 continue
-            if not a:
-                out.append(RuleChange("added", label, name, new=next(iter(b.values())).span))
-                continue
-            for key in sorted(set(a) | set(b)):
-                if key not in b:
-                    out.append(RuleChange("removed", label, f"{name} ({key[1]})", old=a[key].span))
-                elif key not in a:
-                    out.append(RuleChange("added", label, f"{name} ({key[1]})", new=b[key].span))
-                else:
-                    da, db = _plain(a[key].model_dump(mode="json")), _plain(b[key].model_dump(mode="json"))
-                    fields = sorted(f for f in set(da) | set(db) if da.get(f) != db.get(f))
-                    if fields:
-                        out.append(RuleChange("changed", label, name, fields, a[key].span, b[key].span))
+            if len(a) == len(b):  # as many versions: paired in order, so a moved date is a change
+                pairs = list(zip(_by_start(a), _by_start(b)))
+            else:
+                pairs = [(a.get(k), b.get(k)) for k in sorted(set(a) | set(b))]
+            for x, y in pairs:
+                shown = name if len(a) == len(b) == 1 else f"{name} ({(y or x).effective})"
+                found = describe(label, shown, x, y, sources, dims)
+                if found is not None:
+                    out.append(found)
+    return out
+
+
+def _by_start(versions: dict) -> list:
+    return sorted(versions.values(), key=lambda d: (d.effective.start or dt.date.min))
+
+
+def plan_rule_changes(parts, old: ir.Rulebook, new: ir.Rulebook, sources: tuple[dict, dict]) -> list[RuleChange]:
+    """The rule changes between the rules in force on two days: one per part that differs,
+    provenance (citations, dates) aside."""
+    dims = _dimensions(old, new)
+    out = []
+    for p in parts:
+        found = describe("bands" if p.part == "bands" else p.part[:-1], p.name, p.old, p.new, sources, dims,
+                         frozenset({"span", "effective", "cites", "assumptions", "label"}))
+        if found is not None:
+            out.append(found)
     return out
 
 
@@ -85,6 +171,8 @@ class ShopChange:
     gained: list[str]
     lost: list[str]
     bands: dict[str, tuple[str | None, str | None]]
+    because: list[tuple[str, Fraction | None, str | None]] = field(default_factory=list)  # part, Δ, grade alone
+    interaction: Fraction | None = None  # the move not accounted for by the parts one at a time
 
     @property
     def delta(self) -> Fraction | None:
@@ -102,23 +190,20 @@ class ShopChange:
                 "new_score": decimal_text(self.new_score), "delta": decimal_text(self.delta),
                 "old_grade": self.old_grade, "new_grade": self.new_grade, "actions_gained": self.gained,
                 "actions_lost": self.lost,
-                "bands": {k: {"old": a, "new": b} for k, (a, b) in self.bands.items()}}
+                "bands": {k: {"old": a, "new": b} for k, (a, b) in self.bands.items()},
+                "because": [{"change": c, "delta": decimal_text(d), "grade_alone": g} for c, d, g in self.because],
+                "interaction": decimal_text(self.interaction) if self.interaction else None}
 
 
-def _primary(res: ShopResult):
-    score = next(iter(res.scores.values()), None)
-    grade = next(iter(res.grades.values()), None)
-    return (score.value if score else None), (grade.label if grade else None)
-
-
-def shop_changes(old: list[ShopResult], new: list[ShopResult]) -> list[ShopChange]:
-    after = {r.shop_id: r for r in new}
+def shop_changes(comparison: Comparison) -> list[ShopChange]:
+    after = {r.shop_id: r for r in comparison.new}
+    alone = [(e, e.change.title) for e in comparison.effects if not e.error]
     out = []
-    for a in old:
+    for a in comparison.old:
         b = after.get(a.shop_id)
         if b is None:
             continue
-        (os_, og), (ns, ng) = _primary(a), _primary(b)
+        (os_, og), (ns, ng) = primary(a), primary(b)
         on_a = {n for n, v in a.actions.items() if v}
         on_b = {n for n, v in b.actions.items() if v}
         bands = {}
@@ -127,8 +212,21 @@ def shop_changes(old: list[ShopResult], new: list[ShopResult]) -> list[ShopChang
             lb = b.indicators[name].level.label if name in b.indicators and b.indicators[name].level else None
             if la != lb:
                 bands[name] = (la, lb)
-        out.append(ShopChange(a.shop_id, a.shop.get("main_category"), os_, ns, og, ng, sorted(on_b - on_a),
-                              sorted(on_a - on_b), bands))
+        change = ShopChange(a.shop_id, a.shop.get("main_category"), os_, ns, og, ng, sorted(on_b - on_a),
+                            sorted(on_a - on_b), bands)
+        if (os_, og) != (ns, ng):
+            explained = Fraction(0)
+            for effect, title in alone:
+                s, g = effect.by_shop.get(a.shop_id, (os_, og))
+                if (s, g) == (os_, og):
+                    continue
+                d = s - os_ if s is not None and os_ is not None else None
+                explained += d or 0
+                change.because.append((title, d, g if g != og else None))
+            change.because.sort(key=lambda x: -abs(x[1] or 0))
+            if comparison.effects and change.delta is not None:
+                change.interaction = change.delta - explained
+        out.append(change)
     return out
 
 
@@ -150,7 +248,44 @@ def summary(changes: list[ShopChange]) -> dict:
                   "max": decimal_text(deltas[-1]) if deltas else None},
         "top_down": [c.to_json() for c in movers[:10] if c.delta < 0],
         "top_up": [c.to_json() for c in reversed(movers[-10:]) if c.delta > 0],
+        "distribution": histogram([d for d in deltas if d]),
         "by_category": {k: dict(v) for k, v in sorted(by_category.items())},
         "actions_gained": sum(len(c.gained) for c in changes),
         "actions_lost": sum(len(c.lost) for c in changes),
+        "attribution": attribution_summary(changes),
     }
+
+
+def histogram(values: list[Fraction], bins: int = 10) -> list[dict]:
+    """Counts in `bins` equal-width bins from the least value to the greatest (the last bin
+    holds its upper end)."""
+    if not values:
+        return []
+    lo, hi = min(values), max(values)
+    width = (hi - lo) / bins if hi > lo else Fraction(1)
+    counts = [0] * (bins if hi > lo else 1)
+    for v in values:
+        counts[min(int((v - lo) / width), len(counts) - 1)] += 1
+    return [{"from": decimal_text(lo + i * width), "to": decimal_text(lo + (i + 1) * width), "shops": n}
+            for i, n in enumerate(counts)]
+
+
+ATTRIBUTION_NOTE = ("one-at-a-time attribution: each change is applied alone to the old rules and its effect "
+                    "read from the old score; where changes interact, the effects do not add up to the move, "
+                    "and the rest is shown as the interaction")
+
+
+def attribution_summary(changes: list[ShopChange]) -> list[dict]:
+    """Per rule change: the shops it moves on its own, the sum of those moves, the grades it
+    changes on its own."""
+    rows: dict[str, dict] = {}
+    for c in changes:
+        for title, delta, grade in c.because:
+            row = rows.setdefault(title, {"change": title, "shops": 0, "total_delta": Fraction(0), "grade_changed": 0})
+            row["shops"] += 1
+            row["total_delta"] += delta or 0
+            row["grade_changed"] += grade is not None
+    out = sorted(rows.values(), key=lambda r: (-r["shops"], r["change"]))
+    for r in out:
+        r["total_delta"] = decimal_text(r["total_delta"])
+    return out

@@ -53,10 +53,11 @@ def plan_for(rb: ir.Rulebook, day: dt.date) -> Plan:
     )
 
 
-def segments(rb: ir.Rulebook, days: list[dt.date]) -> list[tuple[Plan, list[dt.date]]]:
-    """Group days by the versions in force, so each group is scored with one set of queries."""
+def segments(rb: ir.Rulebook, days: list[dt.date], plan_of=None) -> list[tuple[Plan, list[dt.date]]]:
+    """Group days by the versions in force (or by `plan_of(day)`), so each group is scored
+    with one set of queries."""
     groups: dict[tuple, tuple[Plan, list[dt.date]]] = {}
     for day in days:
-        plan = plan_for(rb, day)
+        plan = plan_for(rb, day) if plan_of is None else plan_of(day)
         groups.setdefault(plan.signature, (plan, []))[1].append(day)
     return list(groups.values())

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Callable
 from decimal import Decimal
 from fractions import Fraction
 
@@ -78,24 +79,29 @@ class ShopResult:
 
 
 def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = None,
-          peers: dict | None = None) -> list[ShopResult]:
+          peers: dict | None = None, plan_of: Callable[[dt.date], Plan] | None = None,
+          cache: dict | None = None) -> list[ShopResult]:
     """Every shop (or the shops named) on every day, in one pass per indicator version.
 
     `peers` (see `peer_aggregates`) holds the saved counts of every shop for the indicators
-    ranked within a group, so scoring a few shops need not count all the others again."""
+    ranked within a group, so scoring a few shops need not count all the others again.
+    `plan_of` gives the rules to apply on a day (by default those in force on it); `cache`,
+    shared between runs on one connection, keeps each query's rows by its SQL text, so rules
+    two runs have in common are counted once (`lhrule diff`)."""
     wanted = sorted(set(days))
     history = []
-    if any(a.until is not None for a in rb.actions):
+    actions = rb.actions if plan_of is None else plan_of(wanted[0]).actions
+    if any(a.until is not None for a in actions):
         first = wanted[0]
         history = [first - dt.timedelta(days=i) for i in range(ACTION_HISTORY_DAYS, 0, -1)]
     all_days = history + wanted
     by_day: dict[dt.date, list[ShopResult]] = {}
     # The days before the range only tell whether an action was in force: when its
     # conditions read indicators alone, only those indicators are computed for them.
-    needed = _action_inputs(rb)
+    needed = _action_inputs(actions)
     for part, only_indicators in ((history, needed), (wanted, None)):
-        for plan, seg_days in segments(rb, part) if part else []:
-            for result in _score_segment(con, rb, plan, seg_days, shops, only_indicators, peers):
+        for plan, seg_days in segments(rb, part, plan_of) if part else []:
+            for result in _score_segment(con, rb, plan, seg_days, shops, only_indicators, peers, cache):
                 by_day.setdefault(result.as_of, []).append(result)
     _actions(rb, all_days, by_day)
     keep = set(wanted)
@@ -103,7 +109,7 @@ def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = N
     return sorted(out, key=lambda r: (r.as_of, r.shop_id))
 
 
-def _action_inputs(rb: ir.Rulebook) -> set[str] | None:
+def _action_inputs(actions: tuple[ir.Action, ...]) -> set[str] | None:
     """The indicators the actions' conditions read, or None when they read more than that."""
     refs: list[ir.ResultRef] = []
 
@@ -115,7 +121,7 @@ def _action_inputs(rb: ir.Rulebook) -> set[str] | None:
                 for item in value if isinstance(value, tuple) else (value,):
                     walk(item)
 
-    for action in rb.actions:
+    for action in actions:
         if action.until is not None:  # an action without `until` needs no history
             walk(action.when)
             walk(action.until)
@@ -125,7 +131,8 @@ def _action_inputs(rb: ir.Rulebook) -> set[str] | None:
 
 
 def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: list[str] | None,
-                   only_indicators: set[str] | None = None, peers: dict | None = None) -> list[ShopResult]:
+                   only_indicators: set[str] | None = None, peers: dict | None = None,
+                   cache: dict | None = None) -> list[ShopResult]:
     if only_indicators is not None:
         plan = dataclasses.replace(plan, indicators=tuple(i for i in plan.indicators if i.name in only_indicators),
                                    dimensions=(), scores=(), grades=())
@@ -135,16 +142,16 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
     # the others only for the shops asked for.
     ranked = {n for n, b in plan.bands.items() if b.rank_within and any(i.name == n for i in plan.indicators)} \
         if wanted is not None else set()
-    all_shops = _fetch(con, shop_query(rb, plan, None if ranked else only))
+    all_shops = _fetch(con, shop_query(rb, plan, None if ranked else only), cache)
     shop_rows = all_shops if wanted is None else [r for r in all_shops if r[key] in wanted]
     aggregates: dict[str, dict[tuple[str, dt.date], dict]] = {}
     for ind in plan.indicators:
         saved = (peers or {}).get(ind.name)
         if ind.name in ranked and saved is not None and all(d in saved["days"] for d in days):
-            rows = _fetch(con, aggregate_query(rb, plan, ind, days, only))
+            rows = _fetch(con, aggregate_query(rb, plan, ind, days, only), cache)
             aggregates[ind.name] = {**saved["counts"], **{(r["shop_id"], r["as_of"]): r for r in rows}}
             continue
-        rows = _fetch(con, aggregate_query(rb, plan, ind, days, None if ind.name in ranked else only))
+        rows = _fetch(con, aggregate_query(rb, plan, ind, days, None if ind.name in ranked else only), cache)
         aggregates[ind.name] = {(r["shop_id"], r["as_of"]): r for r in rows}
     results = []
     for day in days:
@@ -209,10 +216,16 @@ def peer_aggregates(rb: ir.Rulebook, rows: list[dict]) -> dict:
     return out
 
 
-def _fetch(con, query) -> list[dict]:
-    cur = con.execute(query.sql(dialect="duckdb"))
+def _fetch(con, query, cache: dict | None = None) -> list[dict]:
+    text = query.sql(dialect="duckdb")
+    if cache is not None and text in cache:
+        return cache[text]
+    cur = con.execute(text)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    rows = [dict(zip(names, row)) for row in cur.fetchall()]
+    if cache is not None:
+        cache[text] = rows
+    return rows
 
 
 def _indicator(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan: Plan) -> IndicatorResult:
