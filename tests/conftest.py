@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The compile cache of the tests is their own (CLI tests run in-process and in subprocesses).
+os.environ["LHRULE_CACHE_DIR"] = tempfile.mkdtemp(prefix="lhrule-test-cache-")
 
 
 def pytest_addoption(parser):

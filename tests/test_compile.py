@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from decimal import Decimal
 
 import pytest
 
-from conftest import compile_snippet
+from conftest import ROOT, compile_snippet
 
 INDICATOR = """
 indicator reply "回复" {
@@ -124,3 +125,41 @@ def test_missing_citation_is_a_warning():
     result = compile_snippet(INDICATOR.replace('  cite "s" "q"\n', ""))
     assert result.ok
     assert [(d.code, d.message) for d in result.diagnostics] == [("W001", "indicator `reply` cites no policy text")]
+
+
+# ---------------------------------------------------------------- the compile cache
+
+def test_a_cached_compile_is_the_compile_and_an_edited_include_is_read_again(tmp_path, monkeypatch):
+    from lhrule.engine import cache
+    from lhrule.engine.compile import compile_rulebook
+
+    monkeypatch.setenv("LHRULE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lhrule.toml").write_text("", encoding="utf-8")
+    (tmp_path / "common").mkdir()
+    schema = (ROOT / "rulebooks" / "common" / "events.rule").read_text(encoding="utf-8")
+    (tmp_path / "common" / "events.rule").write_text(schema, encoding="utf-8")
+    (tmp_path / "tejia").mkdir()
+    main = tmp_path / "tejia" / "r.rule"
+    main.write_text((ROOT / "rulebooks" / "tejia" / "response-3min.rule").read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    first = compile_rulebook(Path("tejia/r.rule"))
+    assert first.ok and len(list((tmp_path / "cache").rglob("*"))) >= 2  # an entry was written
+    assert cache.lookup(Path("tejia/r.rule"), None) is not None
+    again = compile_rulebook(Path("tejia/r.rule"))
+    assert again.rulebook == first.rulebook and again.diagnostics == first.diagnostics
+    # the include changes: the entry no longer matches, and the compile sees the change
+    (tmp_path / "common" / "events.rule").write_text(schema.replace("sub_account: string", "sub_account: strin"),
+                                                     encoding="utf-8")
+    assert cache.lookup(Path("tejia/r.rule"), None) is None
+    broken = compile_rulebook(Path("tejia/r.rule"))
+    assert not broken.ok and any("strin" in d.message for d in broken.diagnostics)
+
+
+def test_the_cache_can_be_turned_off(tmp_path, monkeypatch, at_root):
+    from lhrule.engine.compile import compile_rulebook
+
+    monkeypatch.setenv("LHRULE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LHRULE_CACHE", "off")
+    assert compile_rulebook(Path("rulebooks/tejia/response-3min.rule")).ok
+    assert not (tmp_path / "cache").exists()

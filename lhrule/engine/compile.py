@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from typing import TYPE_CHECKING
+
 from lhrule.engine import ir
-from lhrule.engine.build import Builder, Source
 from lhrule.engine.diagnostics import Diagnostic, Reporter, Span, did_you_mean
-from lhrule.engine.load import load
-from lhrule.grammar import ast
+
+if TYPE_CHECKING:  # the compiler proper is imported when a rulebook is compiled, not found cached
+    from lhrule.engine.build import Source
+    from lhrule.grammar import ast
 
 # Which statements each declaration may hold.
 COMMON = {"effective", "cite", "assumption"}
@@ -60,13 +63,25 @@ class Compiled:
 
 
 def compile_rulebook(path: Path, root: Path | None = None) -> Compiled:
+    """Compile a rulebook file and its includes (from the cache when none has changed: see
+    `cache.py`)."""
+    from lhrule.engine import cache
+
+    found = cache.lookup(path, root)
+    if found is not None:
+        return found
+    from lhrule.engine.load import load
+
     loaded = load(path, root)
     reporter = Reporter()
     reporter.items.extend(loaded.diagnostics)
     if not loaded.files:
         return Compiled(None, reporter.sorted(), loaded.sources)
     rulebook = _compile_files(loaded.files, reporter, loaded.sources)
-    return Compiled(None if reporter.has_errors else rulebook, reporter.sorted(), loaded.sources)
+    compiled = Compiled(None if reporter.has_errors else rulebook, reporter.sorted(), loaded.sources)
+    if not any(d.code == "E040" for d in compiled.diagnostics):  # a missing file may appear: not cached
+        cache.store(path, root, compiled, loaded.read)
+    return compiled
 
 
 def compile_text(text: str, name: str = "<text>") -> Compiled:
@@ -86,6 +101,8 @@ def compile_text(text: str, name: str = "<text>") -> Compiled:
 
 
 def _compile_files(files: list[ast.File], rep: Reporter, sources: dict[str, str]) -> ir.Rulebook:
+    from lhrule.engine.build import Builder
+
     # Included files first: a name the rulebook redefines is blamed on the rulebook, not on
     # the shared file it includes.
     decls = [d for f in files[1:] + files[:1] for d in f.decls if d.kind != "include"]
@@ -183,6 +200,8 @@ def effective_range(s: ast.Stmt, rep: Reporter) -> ir.Effective:
 
 def _version_sources(decls: list[ast.Decl], default: ir.Effective, rep: Reporter) -> list[Source]:
     """One Source per version of every named declaration, revisions and retirements applied."""
+    from lhrule.engine.build import Source
+
     by_name: dict[str, list[Source]] = {}
     for d in decls:
         if d.kind in ("rulebook", "test", "revise", "retire"):
@@ -222,6 +241,9 @@ def _version_sources(decls: list[ast.Decl], default: ir.Effective, rep: Reporter
 
 
 def _apply_change(change: ast.Decl, by_name: dict[str, list[Source]], rep: Reporter) -> None:
+    from lhrule.engine.build import Source
+    from lhrule.grammar import ast
+
     try:
         day = dt.date.fromisoformat(change.date or "")
     except ValueError:

@@ -18,7 +18,7 @@ from lhrule.engine.diagnostics import Span
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built on first use: a cached compile needs no schema
 
 
 class Type(Node):

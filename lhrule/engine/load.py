@@ -25,6 +25,7 @@ class Loaded:
 
     files: list[ast.File] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    read: dict[str, bytes] = field(default_factory=dict)  # absolute path -> the bytes read (for the cache)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
@@ -46,8 +47,10 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def read_source(path: Path) -> str:
+def read_source(path: Path, read: dict[str, bytes] | None = None) -> str:
     data = path.read_bytes()
+    if read is not None:
+        read[str(path.resolve())] = data
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     return data.decode("utf-8")
@@ -67,7 +70,7 @@ def _load_file(path: Path, via: Span | None, root: Path, out: Loaded, reporter: 
     name = display_path(path)
     here = via or Span(file=name, line=1, column=1, end_line=1, end_column=1)
     try:
-        source = read_source(path)
+        source = read_source(path, out.read)
     except FileNotFoundError:
         reporter.error("E040", f"cannot find the file {name}", here,
                        suggestion="check the path; include paths are relative to the including file")

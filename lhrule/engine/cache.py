@@ -1,0 +1,89 @@
+"""A cache of compiled rulebooks, so an unchanged rulebook is not parsed and checked again.
+
+An entry is keyed by the rulebook's path, the working folder (file names in messages are
+relative to it), the include root, and the engine itself (the size and modification time of
+every file of the `lhrule` package, and the Python and pydantic versions). It holds the
+compile result, diagnostics included, and the SHA-256 of every file the compile read; it is
+used only when every one of those files still has that content.
+
+The cache lives in `$LHRULE_CACHE_DIR`, else `$XDG_CACHE_HOME/lhrule`, else
+`~/.cache/lhrule`. `LHRULE_CACHE=off` turns it off. It is only a cache: a folder that cannot be
+written, or an entry that cannot be read, is passed over silently and the rulebook is compiled.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+import sys
+from pathlib import Path
+
+FORMAT = 1
+
+
+def folder() -> Path | None:
+    if os.environ.get("LHRULE_CACHE", "").lower() in ("off", "0", "no"):
+        return None
+    if os.environ.get("LHRULE_CACHE_DIR"):
+        return Path(os.environ["LHRULE_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lhrule"
+
+
+@functools.cache
+def _engine() -> str:
+    import pydantic
+
+    package = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(f"{FORMAT} {sys.version} {pydantic.VERSION}".encode())
+    for f in sorted(package.rglob("*")):
+        if f.suffix in (".py", ".lark"):
+            st = f.stat()
+            h.update(f"{f.relative_to(package)} {st.st_size} {st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _entry(path: Path, root: Path | None) -> Path | None:
+    base = folder()
+    if base is None:
+        return None
+    key = hashlib.sha256("\0".join((_engine(), str(path.resolve()), os.getcwd(), str(root))).encode()).hexdigest()
+    return base / "compiled" / key[:2] / key
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def lookup(path: Path, root: Path | None):
+    """The cached compile result of `path`, or None."""
+    entry = _entry(path, root)
+    if entry is None or not entry.is_file():
+        return None
+    try:
+        with entry.open("rb") as f:
+            saved = pickle.load(f)
+        for file, sha in saved["files"]:
+            if digest(Path(file).read_bytes()) != sha:
+                return None
+        return saved["compiled"]
+    except Exception:  # noqa: BLE001 - a damaged or foreign entry is a miss
+        return None
+
+
+def store(path: Path, root: Path | None, compiled, files: dict[str, bytes]) -> None:
+    """Save a compile result with the contents of the files it read (absolute path -> bytes)."""
+    entry = _entry(path, root)
+    if entry is None:
+        return
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump({"files": [(p, digest(b)) for p, b in files.items()], "compiled": compiled}, f,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, entry)
+    except OSError:
+        pass
