@@ -126,6 +126,13 @@ def test_duplicate_ids(tmp_path):
         score(rb, data)
 
 
+def test_duplicate_ids_of_a_table_others_point_at(tmp_path):
+    rb, data = make(tmp_path, shops=SHOPS + "s1,家具\n")  # shops: counted in the key table the orders join
+    with pytest.raises(DatasetError, match=r"shops.shop_id: 2 rows a duplicate id: shops.csv row 1 \('s1'\), "
+                                           r"shops.csv row 3 \('s1'\)"):
+        score(rb, data)
+
+
 def test_quarantine_loses_no_row(tmp_path):
     rows = ORDERS + "o4,s9,2024-06-10 10:00:00,,normal,1\no5,s1,yesterday,,normal,1\n"
     rb, data = make(tmp_path, orders=rows)
