@@ -203,28 +203,35 @@ class Explainer:
         return node
 
     def _events(self, ind: ir.Indicator, res: ShopResult) -> list[Node]:
+        """The indicator's events by verdict: every verdict counted in SQL, and only the
+        events shown (the first few of each verdict, by time) fetched and explained."""
         plan = plan_for(self.rb, res.as_of)
         query = flags_query(self.rb, plan, ind, [res.as_of], [res.shop_id], whole_table=True)
-        rel = self.con.sql(query.order_by("at", "event_id").sql(dialect="duckdb"))
+        exclusions = {exclusion_column(x): x for x in plan.exclusions_of(ind.name)}
+        verdict = _verdict_sql(ind, list(exclusions))
+        shown = "" if self.events is None else f"QUALIFY ROW_NUMBER() OVER (PARTITION BY verdict ORDER BY \"at\" NULLS FIRST, " \
+                                               f"event_id) <= {int(self.events)}"
+        rel = self.con.sql(f"SELECT *, COUNT(*) OVER (PARTITION BY verdict) AS verdict_count FROM (SELECT *, "
+                           f"{verdict} AS verdict FROM ({query.sql(dialect='duckdb')})) {shown} "
+                           f"ORDER BY \"at\" NULLS FIRST, event_id")
         names = rel.columns
         rows = [dict(zip(names, row)) for row in rel.fetchall()]
-        exclusions = {exclusion_column(x): x for x in plan.exclusions_of(ind.name)}
         parts = conjuncts(ind.measure.expr) if ind.measure.kind == "rate" else []
         groups: dict[str, list[Node]] = {v: [] for v in VERDICTS}
         counts = dict.fromkeys(VERDICTS, 0)
         for row in rows:
-            verdict, why, rule, cite = self._verdict(row, ind, exclusions, parts)
-            counts[verdict] += 1
-            if self.events is None or len(groups[verdict]) < self.events:
-                groups[verdict].append(Node("event", str(row["event_id"]), value=verdict, detail=why, rule=rule,
-                                            cite=cite, data={"at": row["at"].isoformat(sep=" ") if row["at"] else None}))
+            name, why, rule, cite = self._verdict(row, ind, exclusions, parts)
+            assert name == row["verdict"], (name, row["verdict"])  # the SQL and the explanation agree
+            counts[name] = row["verdict_count"]
+            groups[name].append(Node("event", str(row["event_id"]), value=name, detail=why, rule=rule,
+                                     cite=cite, data={"at": row["at"].isoformat(sep=" ") if row["at"] else None}))
         out = []
-        for verdict in VERDICTS:
-            if counts[verdict]:
-                shown = len(groups[verdict])
-                more = f", first {shown} shown" if shown < counts[verdict] else ""
-                out.append(Node("events", verdict, value=str(counts[verdict]), detail=f"{counts[verdict]} events{more}",
-                                children=groups[verdict], data={"count": counts[verdict]}))
+        for name in VERDICTS:
+            if counts[name]:
+                n = len(groups[name])
+                more = f", first {n} shown" if n < counts[name] else ""
+                out.append(Node("events", name, value=str(counts[name]), detail=f"{counts[name]} events{more}",
+                                children=groups[name], data={"count": counts[name]}))
         return out
 
     def _verdict(self, row: dict, ind: ir.Indicator, exclusions: dict, parts: list) -> tuple:
@@ -269,3 +276,19 @@ class Explainer:
         return Node("action", action.name, value="in force" if on else "not in force", detail=detail,
                     rule=_rule(action.span), cite=_cite(action), data={"label": action.label, "in_force": on,
                                                                        "since": since.isoformat() if since else None})
+
+
+def _verdict_sql(ind: ir.Indicator, exclusions: list[str]) -> str:
+    """The verdict of a flagged row, as `Explainer._verdict` gives it, in SQL (NULL is false)."""
+    def q(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    cases = ["WHEN NOT COALESCE(in_window, FALSE) THEN 'outside_window'"]
+    cases += [f"WHEN NOT COALESCE(where_{i}, FALSE) THEN 'filtered'" for i in range(1, len(ind.filters) + 1)]
+    cases += [f"WHEN COALESCE({q(c)}, FALSE) THEN 'excluded'" for c in exclusions]
+    cases.append("WHEN NOT COALESCE(kept, FALSE) THEN 'duplicate'")
+    if ind.measure.kind == "rate":
+        cases.append("WHEN COALESCE(numerator, FALSE) THEN 'counted' ELSE 'not_counted'")
+    else:
+        cases.append("ELSE 'counted'")
+    return "CASE " + " ".join(cases) + " END"
