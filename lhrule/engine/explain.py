@@ -248,6 +248,8 @@ class Explainer:
         if not row["kept"]:
             keys = ", ".join(self.text_of(k) for k in ind.once_per)
             return "duplicate", f"an earlier event has the same {keys}", _rule(ind.once_per[0].span), None
+        if ind.measure.kind == "average" and row.get("value") is None:
+            return "not_counted", "no value to average", _rule(ind.measure.span), None
         if ind.measure.kind != "rate":
             value = row.get("value")
             shown = duration_text(Fraction(value) / MICROS) if value is not None and \
@@ -289,6 +291,8 @@ def _verdict_sql(ind: ir.Indicator, exclusions: list[str]) -> str:
     cases.append("WHEN NOT COALESCE(kept, FALSE) THEN 'duplicate'")
     if ind.measure.kind == "rate":
         cases.append("WHEN COALESCE(numerator, FALSE) THEN 'counted' ELSE 'not_counted'")
+    elif ind.measure.kind == "average":
+        cases.append("WHEN value IS NULL THEN 'not_counted' ELSE 'counted'")
     else:
         cases.append("ELSE 'counted'")
     return "CASE " + " ".join(cases) + " END"

@@ -183,6 +183,8 @@ def _sliding_aggregate(rb, plan, ind, days, shops) -> exp.Select:
 
 def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tuple[str, str]) -> exp.Select:
     kept = exp.column("kept")
+    if ind.measure.kind == "average":  # an average is over the rows that have a value, as SQL's AVG
+        kept = exp.and_(kept, exp.Not(this=exp.Is(this=exp.column("value"), expression=exp.null())))
     columns = [exp.column(by[0]), exp.column(by[1]), exp.alias_(_count_if(kept), "rows")]
     if ind.measure.kind == "rate":
         columns.append(exp.alias_(_count_if(exp.and_(kept, exp.column("numerator"))), "hits"))
