@@ -111,9 +111,16 @@ def _open(rb: Rulebook, data, on_bad_rows: str, quarantine) -> tuple:
     from lhrule.engine.validate import quarantine as set_aside
     from lhrule.engine.validate import validate
 
+    from lhrule.engine import cache
+
     con = connect(rb.ir)
     dataset = open_dataset(con, Path(data), rb.ir)
-    checked = validate(con, rb.ir, dataset)
+    key = cache.dataset_key(rb.ir, dataset.files)
+    checked = cache.found_clean(key)  # the same files, found clean before: not read again
+    if checked is None:
+        checked = validate(con, rb.ir, dataset)
+        if checked.ok:
+            cache.remember_clean(key, checked)
     quarantined: dict[str, int] = {}
     if not checked.ok:
         if on_bad_rows != "quarantine":

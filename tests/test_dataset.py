@@ -148,3 +148,23 @@ def test_quarantine_loses_no_row(tmp_path):
 def test_example_dataset_validates_clean():
     run = lhrule.score(ROOT / "tests" / "rulebooks" / "engine.rule", ROOT / "examples" / "data", as_of=dt.date(2024, 6, 30))
     assert run.validation.ok and run.validation.rows["consultations"] > 100_000
+
+
+def test_a_dataset_found_clean_is_not_validated_again_until_a_file_changes(tmp_path, monkeypatch):
+    import os
+
+    from lhrule.engine import validate as validation
+
+    monkeypatch.setenv("LHRULE_CACHE_DIR", str(tmp_path / "cache"))
+    rb, data = make(tmp_path)
+    calls = []
+    real = validation.validate
+    monkeypatch.setattr(validation, "validate", lambda *a: calls.append(1) or real(*a))
+    first, second = score(rb, data).to_json(), score(rb, data).to_json()
+    assert len(calls) == 1 and first["shops"] == second["shops"]
+    orders = data / "orders.csv"
+    orders.write_text(ORDERS + "o9,s9,2024-06-10 10:00:00,,normal,1\n", encoding="utf-8")  # an orphan
+    os.utime(orders, ns=(orders.stat().st_atime_ns, orders.stat().st_mtime_ns + 1_000_000_000))
+    with pytest.raises(DatasetError, match="orders.shop_id: 1 row pointing at no row of shops"):
+        score(rb, data)
+    assert len(calls) == 2

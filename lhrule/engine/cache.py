@@ -6,6 +6,9 @@ every file of the `lhrule` package, and the Python and pydantic versions). It ho
 compile result, diagnostics included, and the SHA-256 of every file the compile read; it is
 used only when every one of those files still has that content.
 
+Datasets found clean are remembered the same way (`dataset_key`): the same tables as declared
+and the same files (path, size, modification time) are not validated again.
+
 The cache lives in `$LHRULE_CACHE_DIR`, else `$XDG_CACHE_HOME/lhrule`, else
 `~/.cache/lhrule`. `LHRULE_CACHE=off` turns it off. It is only a cache: a folder that cannot be
 written, or an entry that cannot be read, is passed over silently and the rulebook is compiled.
@@ -84,6 +87,52 @@ def store(path: Path, root: Path | None, compiled, files: dict[str, bytes]) -> N
         with tmp.open("wb") as f:
             pickle.dump({"files": [(p, digest(b)) for p, b in files.items()], "compiled": compiled}, f,
                         protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, entry)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------- datasets found clean
+
+def _clean_entry(key: str) -> Path | None:
+    base = folder()
+    return None if base is None else base / "validated" / key[:2] / key
+
+
+def dataset_key(rb, files: dict[str, list[Path]]) -> str:
+    """What a validation depends on: the engine, the tables as declared (and the time zone),
+    and every file's path, size and modification time."""
+    h = hashlib.sha256(f"{_engine()}\0{rb.timezone}\0".encode())
+    for table in rb.tables:
+        h.update(repr(table.model_dump(exclude={"span", "cites", "assumptions", "label"})).encode())
+    for table in sorted(files):
+        for path in files[table]:
+            st = Path(path).stat()
+            h.update(f"{table}\0{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def found_clean(key: str):
+    """The validation of a dataset found clean before with this key, or None."""
+    entry = _clean_entry(key)
+    if entry is None or not entry.is_file():
+        return None
+    try:
+        with entry.open("rb") as f:
+            return pickle.load(f)
+    except Exception:  # noqa: BLE001 - a damaged entry is a miss
+        return None
+
+
+def remember_clean(key: str, validation) -> None:
+    entry = _clean_entry(key)
+    if entry is None:
+        return
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(validation, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, entry)
     except OSError:
         pass

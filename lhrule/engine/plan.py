@@ -7,6 +7,7 @@ is computed and reported, not assessed). Days whose plans are alike are scored t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from lhrule.engine import ir
@@ -32,7 +33,15 @@ class Plan:
         return tuple(tuple(id(x) for x in group) for group in parts)
 
     def exclusions_of(self, indicator: str) -> tuple[ir.Exclusion, ...]:
-        return tuple(x for x in self.exclusions if indicator in x.applies_to)
+        return self._exclusions_by_indicator.get(indicator, ())
+
+    @functools.cached_property
+    def _exclusions_by_indicator(self) -> dict[str, tuple[ir.Exclusion, ...]]:
+        out: dict[str, tuple[ir.Exclusion, ...]] = {}
+        for x in self.exclusions:
+            for name in x.applies_to:
+                out[name] = out.get(name, ()) + (x,)
+        return out
 
 
 def in_force(decls, day: dt.date) -> list:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import functools
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable
@@ -320,14 +319,26 @@ def _bound(e: ir.Expr, res: ShopResult) -> Fraction:
     return to_fraction(evaluate(e, res))
 
 
-@functools.lru_cache(maxsize=1024)
+# Memos by identity: hashing a frozen pydantic node walks all of it, which costs more than
+# the conversion it would save. Each entry keeps its node alive, so an id is never reused.
+_MEMO: dict[int, tuple[object, object]] = {}
+
+
+def _memo(node, make):
+    found = _MEMO.get(id(node))
+    if found is None or found[0] is not node:
+        if len(_MEMO) > 100_000:
+            _MEMO.clear()
+        found = _MEMO[id(node)] = (node, make(node))
+    return found[1]
+
+
 def _fractions(weights: tuple[ir.Weight, ...]) -> tuple[tuple[str, Fraction], ...]:
-    return tuple((w.name, Fraction(w.weight)) for w in weights)
+    return _memo(weights, lambda ws: tuple((w.name, Fraction(w.weight)) for w in ws))
 
 
-@functools.lru_cache(maxsize=4096)
 def _literal_fraction(e: ir.Literal_) -> Fraction:
-    return Fraction(e.value)
+    return _memo(e, lambda x: Fraction(x.value))
 
 
 def _weighted(decl, members: list[str], res: ShopResult, values: dict[str, Fraction]) -> PartResult:
