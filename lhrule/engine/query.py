@@ -48,14 +48,18 @@ def days_table(days: list[dt.date]) -> exp.Expression:
 
 
 def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date],
-                shops: list[str] | None = None, whole_table: bool = False, per_day: bool = False) -> exp.Select:
+                shops: list[str] | None = None, whole_table: bool = False, per_day: bool = False,
+                dedupe: bool = True) -> exp.Select:
     """Every flag of every row of the indicator's table, for each day in `days`.
 
     `whole_table` keeps the rows outside the window too (explain shows them); scoring only
     needs the rows inside it, which lets the engine join days to rows by range.
 
     `per_day` (see `slides`) judges each row once, not once per as-of day: the rows of every
-    window that meets `days`, with `as_of` left NULL, which no rule of the indicator reads."""
+    window that meets `days`, with `as_of` left NULL, which no rule of the indicator reads.
+
+    Without `dedupe`, a `once per` indicator's rows carry `eligible` but no `kept`: counting
+    (`_aggregate`) keeps the first row of each key by grouping, faster than a window."""
     rel = shop_relation(rb, ind.table)
     as_of = cast(exp.null(), "DATE") if per_day else exp.column("as_of", DAYS)
     ctx = Context(rb, ind.table, ROW, as_of, plan.params, shop_rel=rel.relation)
@@ -103,7 +107,7 @@ def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.da
         conditions.append(exp.In(this=col(ROW, rel.name), expressions=[lit(s) for s in shops]))
     if conditions:
         select = select.where(exp.and_(*conditions), copy=False)
-    return _with_verdicts(select, ind, exclusions, per_day)
+    return _with_verdicts(select, ind, exclusions, per_day, dedupe)
 
 
 def conjuncts(e: ir.Expr) -> list[ir.Expr]:
@@ -113,13 +117,16 @@ def conjuncts(e: ir.Expr) -> list[ir.Expr]:
     return [e]
 
 
-def _with_verdicts(flags: exp.Select, ind: ir.Indicator, exclusions, per_day: bool = False) -> exp.Select:
+def _with_verdicts(flags: exp.Select, ind: ir.Indicator, exclusions, per_day: bool = False,
+                   dedupe: bool = True) -> exp.Select:
     passes = [exp.column("in_window")] + [exp.column(f"where_{i}") for i in range(1, len(ind.filters) + 1)]
     excluded = [exp.column(exclusion_column(x)) for x in exclusions]
     eligible = exp.and_(*passes, *(exp.Not(this=x) for x in excluded))
     step = exp.select("*", exp.alias_(exp.paren(eligible), "eligible")).from_(flags.subquery("flags", copy=False), copy=False)
     if not ind.once_per:
         return exp.select("*", exp.alias_(exp.column("eligible"), "kept")).from_(step.subquery("judged", copy=False), copy=False)
+    if not dedupe:
+        return step
     partition = [exp.column("shop_id"), exp.column("day" if per_day else "as_of"), exp.column("eligible")] + \
         [exp.column(f"key_{i}") for i in range(1, len(ind.once_per) + 1)]
     order = exp.Order(expressions=[exp.Ordered(this=exp.column("at")), exp.Ordered(this=exp.column("event_id"))])
@@ -162,12 +169,12 @@ def aggregate_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[d
                     shops: list[str] | None = None) -> exp.Select:
     if slides(plan, ind, days):
         return _sliding_aggregate(rb, plan, ind, days, shops)
-    return _aggregate(rb, plan, ind, flags_query(rb, plan, ind, days, shops), ("shop_id", "as_of"))
+    return _aggregate(rb, plan, ind, flags_query(rb, plan, ind, days, shops, dedupe=False), ("shop_id", "as_of"))
 
 
 def _sliding_aggregate(rb, plan, ind, days, shops) -> exp.Select:
     """Per-day partial counts, each row judged once, summed over each as-of day's window."""
-    flags = flags_query(rb, plan, ind, days, shops, per_day=True)
+    flags = flags_query(rb, plan, ind, days, shops, per_day=True, dedupe=False)
     partial = _aggregate(rb, plan, ind, flags, ("shop_id", "day"))
     sums = [exp.alias_(exp.func("SUM", exp.column(c.alias_or_name, "p")), c.alias_or_name)
             for c in partial.expressions[2:]]
@@ -182,6 +189,8 @@ def _sliding_aggregate(rb, plan, ind, days, shops) -> exp.Select:
 
 
 def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tuple[str, str]) -> exp.Select:
+    if ind.once_per:
+        flags = _first_of_each_key(plan, ind, flags, by)
     kept = exp.column("kept")
     if ind.measure.kind == "average":  # an average is over the rows that have a value, as SQL's AVG
         kept = exp.and_(kept, exp.Not(this=exp.Is(this=exp.column("value"), expression=exp.null())))
@@ -197,10 +206,39 @@ def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select
     earlier: list[exp.Expression] = []
     for x in plan.exclusions_of(ind.name):
         mine = exp.column(exclusion_column(x))
+        if ind.once_per:  # counted per row in `_first_of_each_key`
+            columns.append(exp.alias_(exp.func("SUM", mine), exclusion_column(x)))
+            continue
         columns.append(exp.alias_(_count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
                                   exclusion_column(x)))
         earlier.append(mine)
     return exp.select(*columns).from_(flags.subquery("flagged", copy=False), copy=False).group_by(*by)
+
+
+def _first_of_each_key(plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tuple[str, str]) -> exp.Select:
+    """`once per`, for counting: one row per shop, day, eligibility and key, carrying the
+    numerator or value of the key's first row (by time, then id; NULL values included) and
+    the per-row exclusion counts. `kept` is the eligible row of each key, as in the flags of
+    `_with_verdicts`, which explain reads."""
+    keys = [exp.column(f"key_{i}") for i in range(1, len(ind.once_per) + 1)]
+    first = exp.Tuple(expressions=[exp.column("at"), exp.column("event_id")])
+    columns = [exp.column(by[0]), exp.column(by[1]), exp.alias_(exp.column("eligible"), "kept")]
+    if ind.measure.kind == "rate":
+        columns.append(exp.alias_(exp.Anonymous(this="arg_min_null", expressions=[exp.column("numerator"), first]),
+                                  "numerator"))
+    if ind.measure.kind in ("average", "total"):
+        columns.append(exp.alias_(exp.Anonymous(this="arg_min_null", expressions=[exp.column("value"), first]),
+                                  "value"))
+    in_population = exp.and_(exp.column("in_window"),
+                             *(exp.column(f"where_{i}") for i in range(1, len(ind.filters) + 1)))
+    earlier: list[exp.Expression] = []
+    for x in plan.exclusions_of(ind.name):
+        mine = exp.column(exclusion_column(x))
+        columns.append(exp.alias_(_count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
+                                  exclusion_column(x)))
+        earlier.append(mine)
+    return (exp.select(*columns).from_(flags.subquery("unjudged", copy=False), copy=False)
+            .group_by(exp.column(by[0]), exp.column(by[1]), exp.column("eligible"), *keys))
 
 
 def shop_query(rb: ir.Rulebook, plan: Plan, shops: list[str] | None = None) -> exp.Select:
