@@ -20,12 +20,14 @@ from fractions import Fraction
 from lhrule.engine import ir
 from lhrule.engine.evaluate import evaluate, to_fraction
 from lhrule.engine.plan import Plan, segments
-from lhrule.engine.query import aggregate_query, exclusion_column, shop_query
+from lhrule.engine.query import aggregate_query, exclusion_column, shop_query, slides
 from lhrule.engine.sql import MICROS
 
 # An action with `until` stays in force from the day its `when` held; to know whether it is
 # in force on the first day scored, the days before it are scored too, this many at most.
 ACTION_HISTORY_DAYS = 30
+# Days counted in one query for an indicator judged once per row and day (see `_aggregates`).
+DAYS_PER_QUERY = 1
 
 
 @dataclass
@@ -147,10 +149,10 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
     for ind in plan.indicators:
         saved = (peers or {}).get(ind.name)
         if ind.name in ranked and saved is not None and all(d in saved["days"] for d in days):
-            rows = _fetch(con, aggregate_query(rb, plan, ind, days, only), cache)
+            rows = _aggregates(con, rb, plan, ind, days, only, cache)
             aggregates[ind.name] = {**saved["counts"], **{(r["shop_id"], r["as_of"]): r for r in rows}}
             continue
-        rows = _fetch(con, aggregate_query(rb, plan, ind, days, None if ind.name in ranked else only), cache)
+        rows = _aggregates(con, rb, plan, ind, days, None if ind.name in ranked else only, cache)
         aggregates[ind.name] = {(r["shop_id"], r["as_of"]): r for r in rows}
     results = []
     for day in days:
@@ -213,6 +215,18 @@ def peer_aggregates(rb: ir.Rulebook, rows: list[dict]) -> dict:
         out[ind.name]["counts"].update(counts)
         out[ind.name]["days"] |= days
     return out
+
+
+def _aggregates(con, rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date], shops, cache) -> list[dict]:
+    """The counts of an indicator on each day. An indicator whose rows must be judged once
+    per day (it reads `as_of`; see `slides`) is counted DAYS_PER_QUERY days at a time: its
+    query holds every row once per day, and a month of a large dataset would not fit."""
+    if len(days) <= DAYS_PER_QUERY or slides(plan, ind, days):
+        return _fetch(con, aggregate_query(rb, plan, ind, days, shops), cache)
+    rows: list[dict] = []
+    for i in range(0, len(days), DAYS_PER_QUERY):
+        rows += _fetch(con, aggregate_query(rb, plan, ind, days[i:i + DAYS_PER_QUERY], shops), cache)
+    return rows
 
 
 def _fetch(con, query, cache: dict | None = None) -> list[dict]:
