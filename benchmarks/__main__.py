@@ -79,7 +79,7 @@ def changed_rulebook(folder: Path) -> tuple[Path, Path]:
 
 
 def bench_size(events: int, runs: int, cache: Path, tmp: Path, only: set[str] | None = None) -> dict:
-    from benchmarks.score import dataset
+    from benchmarks.datasets import dataset
 
     data, shops = dataset(events, cache)
     print(f"\n== {events:,} events: {data} ({shops} shops)", flush=True)
@@ -142,7 +142,7 @@ def equality(data: Path) -> bool | str:
 def bench_explain(events: int, runs: int, cache: Path) -> dict:
     """The engine's part of explain (the dataset opened, the rulebook compiled) for a small,
     a median and the largest shop, on the response-time rulebook (System D, the demo's)."""
-    from benchmarks.score import dataset
+    from benchmarks.datasets import dataset
 
     data, _ = dataset(events, cache)
     rulebook = "rulebooks/tejia/response-3min.rule"

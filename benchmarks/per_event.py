@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable
@@ -31,7 +30,8 @@ from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 
-RULEBOOK = Path(__file__).resolve().parent.parent / "rulebooks" / "tmall" / "basic-service.rule"
+from benchmarks.agreement import compare, exit_if_different, lhrule_results
+
 ZONE = ZoneInfo("Asia/Shanghai")
 MICROS = 1_000_000
 
@@ -288,35 +288,6 @@ def score_python(data: Path, as_of: dt.date) -> dict[str, dict]:
 # ------------------------------------------------------------------------------- checking
 
 
-def lhrule_results(data: Path, as_of: dt.date) -> dict[str, dict]:
-    """lhrule's results in score_python's shape."""
-    import lhrule
-
-    run = lhrule.score(RULEBOOK, data, as_of=as_of)
-    return {r.shop_id: {"score": r.scores["basic_service"].value,
-                        "indicators": {name: {"numerator": i.numerator, "denominator": i.rows, "points": i.points}
-                                       for name, i in r.indicators.items()}}
-            for r in run.results}
-
-
-def compare(mine: dict[str, dict], theirs: dict[str, dict]) -> list[str]:
-    """Every difference, as a line of text; empty when the two agree exactly."""
-    diffs = []
-    for shop_id in sorted(mine.keys() | theirs.keys()):
-        a, b = mine.get(shop_id), theirs.get(shop_id)
-        if a is None or b is None:
-            diffs.append(f"{shop_id}: only in {'lhrule' if a is None else 'per_event'}")
-            continue
-        if a["score"] != b["score"]:
-            diffs.append(f"{shop_id} score: per_event {a['score']}, lhrule {b['score']}")
-        for name in sorted(a["indicators"].keys() | b["indicators"].keys()):
-            x, y = a["indicators"].get(name, {}), b["indicators"].get(name, {})
-            for part in ("numerator", "denominator", "points"):
-                if x.get(part) != y.get(part):
-                    diffs.append(f"{shop_id} {name}.{part}: per_event {x.get(part)}, lhrule {y.get(part)}")
-    return diffs
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
@@ -341,12 +312,7 @@ def main() -> None:
     start = time.perf_counter()
     theirs = lhrule_results(args.data, args.as_of)
     print(f"  lhrule.score (validation included) {time.perf_counter() - start:.2f} s")
-    diffs = compare(mine, theirs)
-    if diffs:
-        print(f"DIFFERENT from lhrule: {len(diffs)} differences, the first:")
-        for line in diffs[:10]:
-            print("  " + line)
-        sys.exit(1)
+    exit_if_different(compare(mine, theirs), shown=10)
     print("same as lhrule: every shop's score, and every indicator's numerator, denominator and points")
 
 

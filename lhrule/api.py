@@ -173,9 +173,7 @@ def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Pat
     comparison = compare(con, side_a, side_b, day, attribute, con_b)
     sources = (a.sources, b.sources)
     if side_a.rules_day or side_b.rules_day:
-        from lhrule.engine.compare import plan_parts
-
-        rules = plan_rule_changes(plan_parts(side_a.plan(day), side_b.plan(day)), a.ir, b.ir, sources)
+        rules = plan_rule_changes(comparison.parts, a.ir, b.ir, sources)
     else:
         rules = rule_changes(a.ir, b.ir, sources)
     shops = shop_changes(comparison)

@@ -3,7 +3,6 @@ exception, and whatever compiles formats to text that compiles to the same rules
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -84,12 +84,14 @@ def diff(
 
 def _rulebook(spec: str, stack: ExitStack):
     """Compile FILE or FILE@REV; a revision is read from git into a temporary folder."""
-    from lhrule.engine.revision import RevisionError, materialize, split_spec, temporary_folder
+    import tempfile
+
+    from lhrule.engine.revision import RevisionError, materialize, split_spec
 
     path, rev = split_spec(spec)
     if rev is None:
         return compile_or_exit(path)
-    folder = Path(stack.enter_context(temporary_folder()))
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lhrule-rev-")))
     try:
         target = materialize(path, rev, folder)
     except RevisionError as exc:

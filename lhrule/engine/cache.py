@@ -60,36 +60,48 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def lookup(path: Path, root: Path | None):
-    """The cached compile result of `path`, or None."""
-    entry = _entry(path, root)
+def _read(entry: Path | None):
+    """An entry's object, or None when there is none or it cannot be read."""
     if entry is None or not entry.is_file():
         return None
     try:
         with entry.open("rb") as f:
-            saved = pickle.load(f)
-        for file, sha in saved["files"]:
-            if digest(Path(file).read_bytes()) != sha:
-                return None
-        return saved["compiled"]
+            return pickle.load(f)
     except Exception:  # noqa: BLE001 - a damaged or foreign entry is a miss
         return None
 
 
-def store(path: Path, root: Path | None, compiled, files: dict[str, bytes]) -> None:
-    """Save a compile result with the contents of the files it read (absolute path -> bytes)."""
-    entry = _entry(path, root)
+def _write(entry: Path | None, value) -> None:
+    """Save an entry whole or not at all (written aside, then renamed); a failure is ignored."""
     if entry is None:
         return
     try:
         entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = entry.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as f:
-            pickle.dump({"files": [(p, digest(b)) for p, b in files.items()], "compiled": compiled}, f,
-                        protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, entry)
     except OSError:
         pass
+
+
+def lookup(path: Path, root: Path | None):
+    """The cached compile result of `path`, or None."""
+    saved = _read(_entry(path, root))
+    if saved is None:
+        return None
+    for file, sha in saved["files"]:
+        try:
+            if digest(Path(file).read_bytes()) != sha:
+                return None
+        except OSError:  # a file it read is gone
+            return None
+    return saved["compiled"]
+
+
+def store(path: Path, root: Path | None, compiled, files: dict[str, bytes]) -> None:
+    """Save a compile result with the contents of the files it read (absolute path -> bytes)."""
+    _write(_entry(path, root), {"files": [(p, digest(b)) for p, b in files.items()], "compiled": compiled})
 
 
 # ---------------------------------------------------------------- datasets found clean
@@ -114,25 +126,8 @@ def dataset_key(rb, files: dict[str, list[Path]]) -> str:
 
 def found_clean(key: str):
     """The validation of a dataset found clean before with this key, or None."""
-    entry = _clean_entry(key)
-    if entry is None or not entry.is_file():
-        return None
-    try:
-        with entry.open("rb") as f:
-            return pickle.load(f)
-    except Exception:  # noqa: BLE001 - a damaged entry is a miss
-        return None
+    return _read(_clean_entry(key))
 
 
 def remember_clean(key: str, validation) -> None:
-    entry = _clean_entry(key)
-    if entry is None:
-        return
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            pickle.dump(validation, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, entry)
-    except OSError:
-        pass
+    _write(_clean_entry(key), validation)

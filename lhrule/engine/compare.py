@@ -49,14 +49,15 @@ def _parts(plan: Plan, part: str) -> dict[str, ir.Decl]:
 
 def behaviour(decl: ir.Decl) -> dict:
     """A declaration as data, without where it comes from: equal when it acts the same."""
-    return _plain(decl.model_dump(mode="json"), PROVENANCE)
+    return plain(decl.model_dump(mode="json"), PROVENANCE)
 
 
-def _plain(value, drop: set[str]):
+def plain(value, drop: set[str] = frozenset({"span"})):
+    """Dumped IR without the keys in `drop` at the top and without spans below it."""
     if isinstance(value, dict):
-        return {k: _plain(v, {"span"}) for k, v in value.items() if k not in drop}
+        return {k: plain(v, {"span"}) for k, v in value.items() if k not in drop}
     if isinstance(value, (list, tuple)):
-        return [_plain(v, {"span"}) for v in value]
+        return [plain(v, {"span"}) for v in value]
     return value
 
 
@@ -147,7 +148,8 @@ class Comparison:
     day: dt.date
     old: list[ShopResult]
     new: list[ShopResult]
-    changes: list[Change]
+    parts: list[Part]  # the parts of the rules in force that differ
+    changes: list[Change]  # the same, as units of attribution
     effects: list[Effect]
     queries: int  # queries run on the data (shared ones once)
     attributed: bool
@@ -169,7 +171,8 @@ def compare(con, old: Side, new: Side, day: dt.date, attribute: bool = True,
     before = score(con, old.rulebook, [day], plan_of=old.plan, cache=cache)
     after = score(con_new, new.rulebook, [day], plan_of=new.plan, cache=new_cache)
     old_plan, new_plan = old.plan(day), new.plan(day)
-    changes = changes_of(plan_parts(old_plan, new_plan))
+    parts = plan_parts(old_plan, new_plan)
+    changes = changes_of(parts)
     effects = []
     now = {r.shop_id: primary(r) for r in after}
     moved = {r.shop_id for r in before if now.get(r.shop_id, primary(r)) != primary(r)}
@@ -188,4 +191,4 @@ def compare(con, old: Side, new: Side, day: dt.date, attribute: bool = True,
     elif changes and moved:  # a single change explains the whole move
         effects.append(Effect(changes[0], now))
     queries = len(cache) + (len(new_cache) if new_cache is not cache else 0)
-    return Comparison(day, before, after, changes, effects, queries, attribute)
+    return Comparison(day, before, after, parts, changes, effects, queries, attribute)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from lhrule.engine import ir
-from lhrule.engine.compare import Comparison, primary
+from lhrule.engine.compare import Comparison, plain, primary
 from lhrule.engine.score import decimal_text
 
 KINDS = ("tables", "params", "dimensions", "indicators", "exclusions", "bands", "scores", "grades", "actions")
@@ -36,15 +36,6 @@ class RuleChange:
         where = lambda s: f"{s.file}:{s.line}" if s else None  # noqa: E731
         return {"change": self.change, "kind": self.kind, "name": self.name, "dimension": self.dimension,
                 "fields": self.fields, "details": self.details, "old": where(self.old), "new": where(self.new)}
-
-
-def _plain(value):
-    """A declaration as data, without source positions."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if k != "span"}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _text(value, sources: dict[str, str], limit: int = 70) -> str:
@@ -98,7 +89,7 @@ def describe(kind: str, name: str, a: ir.Decl | None, b: ir.Decl | None, sources
     if a is None:
         return RuleChange("added", kind, name, new=b.span, dimension=dimension)
     da, db = a.model_dump(mode="json"), b.model_dump(mode="json")
-    fields = sorted(f for f in set(da) | set(db) if f not in drop and _plain(da.get(f)) != _plain(db.get(f)))
+    fields = sorted(f for f in set(da) | set(db) if f not in drop and plain(da.get(f)) != plain(db.get(f)))
     if not fields:
         return None
     change = STATUS[b.status] if "status" in fields and kind == "indicator" else "changed"
@@ -256,18 +247,25 @@ def summary(changes: list[ShopChange]) -> dict:
     }
 
 
+def bin_counts(values: list[Fraction], lo: Fraction, hi: Fraction, bins: int) -> list[int]:
+    """How many values fall in each of `bins` equal-width bins from lo to hi (the last bin
+    holds hi; when lo = hi everything is in the first)."""
+    width = (hi - lo) / bins if hi > lo else Fraction(1)
+    counts = [0] * bins
+    for v in values:
+        counts[min(int((v - lo) / width), bins - 1)] += 1
+    return counts
+
+
 def histogram(values: list[Fraction], bins: int = 10) -> list[dict]:
-    """Counts in `bins` equal-width bins from the least value to the greatest (the last bin
-    holds its upper end)."""
+    """Counts in `bins` equal-width bins from the least value to the greatest."""
     if not values:
         return []
     lo, hi = min(values), max(values)
+    bins = bins if hi > lo else 1
     width = (hi - lo) / bins if hi > lo else Fraction(1)
-    counts = [0] * (bins if hi > lo else 1)
-    for v in values:
-        counts[min(int((v - lo) / width), len(counts) - 1)] += 1
     return [{"from": decimal_text(lo + i * width), "to": decimal_text(lo + (i + 1) * width), "shops": n}
-            for i, n in enumerate(counts)]
+            for i, n in enumerate(bin_counts(values, lo, hi, bins))]
 
 
 ATTRIBUTION_NOTE = ("one-at-a-time attribution: each change is applied alone to the old rules and its effect "

@@ -9,6 +9,7 @@ from fractions import Fraction
 from html import escape
 
 from lhrule.engine.compare import Comparison, primary
+from lhrule.engine.diff import bin_counts
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
@@ -20,25 +21,13 @@ td.n{text-align:right;font-variant-numeric:tabular-nums} .loc{color:#36c;font-fa
 """
 
 
-def _f(x: Fraction) -> float:
-    return float(x)
-
-
-def _bins(values: list[Fraction], lo: Fraction, hi: Fraction, n: int = 20) -> list[int]:
-    width = (hi - lo) / n if hi > lo else Fraction(1)
-    counts = [0] * n
-    for v in values:
-        counts[min(int((v - lo) / width), n - 1)] += 1
-    return counts
-
-
 def histograms(before: list[Fraction], after: list[Fraction], n: int = 20) -> str:
     """Two histograms of scores on one scale: old in grey, new in blue, overlaid."""
     values = before + after
     if not values:
         return "<p class='note'>no scores</p>"
     lo, hi = min(values), max(values)
-    a, b = _bins(before, lo, hi, n), _bins(after, lo, hi, n)
+    a, b = bin_counts(before, lo, hi, n), bin_counts(after, lo, hi, n)
     top = max(a + b) or 1
     w, h, pad = 520, 220, 30
     bar = (w - 2 * pad) / n
@@ -54,7 +43,7 @@ def histograms(before: list[Fraction], after: list[Fraction], n: int = 20) -> st
     for i in range(0, n + 1, 5):
         x = pad + i * bar
         value = lo + (hi - lo) * i / n
-        parts.append(f"<text x='{x:.1f}' y='{h + 15}' font-size='11' text-anchor='middle'>{_f(value):.3g}</text>")
+        parts.append(f"<text x='{x:.1f}' y='{h + 15}' font-size='11' text-anchor='middle'>{float(value):.3g}</text>")
     parts.append(f"<text x='{pad}' y='{pad - 12}' font-size='11'>most in a bin: {top}</text>")
     parts.append(f"<rect x='{w - 170}' y='{h + 24}' width='10' height='10' fill='#bbb'/>"
                  f"<text x='{w - 155}' y='{h + 33}' font-size='11'>old</text>"

@@ -201,18 +201,25 @@ def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select
         scale = "DECIMAL(38,0)" if ind.measure.expr.type.name == "duration" else "DECIMAL(38,6)"
         summed = exp.func("SUM", exp.Case(ifs=[exp.If(this=kept, true=cast(exp.column("value"), scale))]))
         columns.append(exp.alias_(summed, "total"))
+    if ind.once_per:  # the rows excluded were counted per row in `_first_of_each_key`
+        columns += [exp.alias_(exp.func("SUM", exp.column(exclusion_column(x))), exclusion_column(x))
+                    for x in plan.exclusions_of(ind.name)]
+    else:
+        columns += _excluded_counts(plan, ind)
+    return exp.select(*columns).from_(flags.subquery("flagged", copy=False), copy=False).group_by(*by)
+
+
+def _excluded_counts(plan: Plan, ind: ir.Indicator) -> list[exp.Expression]:
+    """Per exclusion, the rows of the population it takes out that no earlier one did."""
     in_population = exp.and_(exp.column("in_window"),
                              *(exp.column(f"where_{i}") for i in range(1, len(ind.filters) + 1)))
-    earlier: list[exp.Expression] = []
+    columns, earlier = [], []
     for x in plan.exclusions_of(ind.name):
         mine = exp.column(exclusion_column(x))
-        if ind.once_per:  # counted per row in `_first_of_each_key`
-            columns.append(exp.alias_(exp.func("SUM", mine), exclusion_column(x)))
-            continue
         columns.append(exp.alias_(_count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
                                   exclusion_column(x)))
         earlier.append(mine)
-    return exp.select(*columns).from_(flags.subquery("flagged", copy=False), copy=False).group_by(*by)
+    return columns
 
 
 def _first_of_each_key(plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tuple[str, str]) -> exp.Select:
@@ -229,14 +236,7 @@ def _first_of_each_key(plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tup
     if ind.measure.kind in ("average", "total"):
         columns.append(exp.alias_(exp.Anonymous(this="arg_min_null", expressions=[exp.column("value"), first]),
                                   "value"))
-    in_population = exp.and_(exp.column("in_window"),
-                             *(exp.column(f"where_{i}") for i in range(1, len(ind.filters) + 1)))
-    earlier: list[exp.Expression] = []
-    for x in plan.exclusions_of(ind.name):
-        mine = exp.column(exclusion_column(x))
-        columns.append(exp.alias_(_count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
-                                  exclusion_column(x)))
-        earlier.append(mine)
+    columns += _excluded_counts(plan, ind)
     return (exp.select(*columns).from_(flags.subquery("unjudged", copy=False), copy=False)
             .group_by(exp.column(by[0]), exp.column(by[1]), exp.column("eligible"), *keys))
 

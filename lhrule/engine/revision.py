@@ -11,7 +11,6 @@ import io
 import os
 import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
 from lhrule.engine.load import ROOT_MARKERS
@@ -64,7 +63,3 @@ def materialize(path: Path, rev: str, into: Path) -> Path:
         tar.extractall(into, filter="data")
     (into / ".git").mkdir(exist_ok=True)  # the repository's top stays the rulebook root
     return into / rel
-
-
-def temporary_folder() -> tempfile.TemporaryDirectory:
-    return tempfile.TemporaryDirectory(prefix="lhrule-rev-")
