@@ -197,9 +197,22 @@ def versions() -> dict:
             "lark": lark.__version__, "lhrule": lhrule.__version__}
 
 
+CONTENDERS = ("score", "score_cold", "sql", "score_range", "diff", "diff_no_attribution", "python")
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s.replace("_", "")) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give event counts such as 1000000,10000000") from None
+    if any(n < 1000 for n in sizes):
+        raise argparse.ArgumentTypeError("event counts start at 1000")
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000000,10000000", help="event counts, comma-separated")
+    parser.add_argument("--sizes", type=_sizes, default=[1_000_000, 10_000_000], help="event counts, comma-separated")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--explain-events", type=int, default=None,
                         help="the dataset size for explain (default: the largest of --sizes)")
@@ -209,7 +222,10 @@ def main() -> None:
     parser.add_argument("--no-explain", action="store_true")
     parser.add_argument("--write", action="store_true", help="save benchmarks/RESULTS.md and results.json")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = args.sizes
+    unknown = set(args.only.split(",")) - set(CONTENDERS) if args.only else set()
+    if unknown:
+        parser.error(f"--only: no contender {', '.join(sorted(unknown))}; choose among {', '.join(CONTENDERS)}")
     info = versions()
     print(" ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,6 +19,16 @@ SCORE = "basic_service"
 Results = dict[str, dict]
 
 
+def dataset_folder(text: str) -> Path:
+    """An argparse type: a folder holding shops.parquet."""
+    import argparse
+
+    path = Path(text)
+    if not (path / "shops.parquet").is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a dataset folder (no shops.parquet); make one with lhrule gen")
+    return path
+
+
 def lhrule_results(data: Path, as_of: dt.date) -> Results:
     """lhrule's results, from its Python API."""
     import lhrule

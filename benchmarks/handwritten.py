@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.agreement import Results, compare, exit_if_different, lhrule_results
+from benchmarks.agreement import dataset_folder, Results, compare, exit_if_different, lhrule_results
 
 SQL = (Path(__file__).resolve().parent / "handwritten_basic_service.sql").read_text(encoding="utf-8")
 TABLES = ("shops", "orders", "consultations", "reviews", "refunds", "complaints")
@@ -54,7 +54,7 @@ def score_sql(data: Path, as_of: dt.date) -> Results:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--data", type=dataset_folder, required=True)
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2024, 6, 30))
     parser.add_argument("--runs", type=int, default=1, help="time score_sql this many times (median)")
     args = parser.parse_args()

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 
-from benchmarks.agreement import compare, exit_if_different, lhrule_results
+from benchmarks.agreement import dataset_folder, compare, exit_if_different, lhrule_results
 
 ZONE = ZoneInfo("Asia/Shanghai")
 MICROS = 1_000_000
@@ -290,7 +290,7 @@ def score_python(data: Path, as_of: dt.date) -> dict[str, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--data", type=dataset_folder, required=True)
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2024, 6, 30))
     parser.add_argument("--runs", type=int, default=1, help="time this many runs and print the medians")
     args = parser.parse_args()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from lhrule.cli.main import app
@@ -113,3 +114,18 @@ def test_a_library_file_is_checked_and_tested_but_not_scored(at_root):
 def test_test_command_fails_on_a_broken_rulebook(at_root):
     result = run("test", "tests/golden/bad/names.rule")
     assert result.exit_code == 1 and "9 errors" in result.output
+
+
+@pytest.mark.parametrize("args", [
+    ["score", "rulebooks/tejia/response-3min.rule", "--data", "examples/data", "--as-of", "2024-06-30",
+     "--format", "json", "--out", "{missing}/x.json"],
+    ["explain", "s000001", "--rulebook", "rulebooks/tejia/response-3min.rule", "--data", "examples/data",
+     "--as-of", "2024-06-30", "--html", "{missing}/x.html"],
+    ["diff", "rulebooks/tejia/response-3min.rule", "rulebooks/tejia/response-3min.rule", "--data", "examples/data",
+     "--as-of", "2024-06-30", "--html", "{missing}/x.html"],
+], ids=["score --out", "explain --html", "diff --html"])
+def test_an_output_in_a_missing_folder_is_refused_before_any_work(args, at_root, tmp_path):
+    missing = tmp_path / "nowhere"
+    result = CliRunner().invoke(app, [a.replace("{missing}", str(missing)) for a in args])
+    assert result.exit_code == 2
+    assert f"there is no folder {missing}; create it, or write elsewhere" in result.output

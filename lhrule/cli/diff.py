@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import app, compile_or_exit, usage_error
+from lhrule.cli.main import app, compile_or_exit, usage_error, writable
 from lhrule.cli.scoring import _date, _guarded
 
 
@@ -45,6 +45,8 @@ def diff(
         raise usage_error(f"--fail-on must be grade, score or none, not {fail_on!r}")
     if out is not None and out.suffix not in (".csv", ".parquet"):
         raise usage_error("--out writes a .csv or .parquet file")
+    writable(out, "--out")
+    writable(html_out, "--html")
     if data is None or as_of is None:
         raise usage_error("say which data and day to score both versions on: --data DIR --as-of DATE")
     day = _date(as_of, "--as-of")

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import app, compile_or_exit, usage_error
+from lhrule.cli.main import app, compile_or_exit, usage_error, writable
 from lhrule.cli.scoring import _date
 
 STYLE = {"grade": "bold magenta", "score": "bold cyan", "dimension": "cyan", "indicator": "bold",
@@ -34,6 +34,7 @@ def explain(
         raise usage_error(f"--format must be text or json, not {format!r}")
     if events != "all" and not events.isdigit():
         raise usage_error(f"--events takes a number or all, not {events!r}")
+    writable(html_out, "--html")
     day = _date(as_of, "--as-of")
     rb = compile_or_exit(rulebook)
     from lhrule.cli.scoring import _guarded

@@ -6,6 +6,7 @@ Exit codes: 0 clean, 1 findings (diagnostics, failed tests, files to reformat), 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,19 @@ Paths = Annotated[list[Path], typer.Argument(help="Rulebook files, or folders to
 def usage_error(message: str) -> typer.Exit:
     typer.echo(f"lhrule: {message}", err=True)
     return typer.Exit(2)
+
+
+def writable(path: Path | None, flag: str) -> None:
+    """Refuse, before any work, an output file that cannot be written."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise usage_error(f"{flag} {path}: there is no folder {folder}; create it, or write elsewhere")
+    if path.is_dir():
+        raise usage_error(f"{flag} {path} is a folder: name a file")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise usage_error(f"{flag} {path}: cannot write there (permission denied)")
 
 
 def rule_files(paths: list[Path]) -> list[Path]:

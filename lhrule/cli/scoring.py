@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import app, compile_or_exit, usage_error
+from lhrule.cli.main import app, compile_or_exit, usage_error, writable
 
 EXAMPLE_DATA = Path("examples/data")
 DEMO_RULEBOOK = Path("rulebooks/tejia/response-3min.rule")
@@ -49,6 +49,7 @@ def score(
         raise usage_error(f"--format must be table, json, csv or parquet, not {format!r}")
     if format == "parquet" and out is None:
         raise usage_error("--format parquet needs --out FILE")
+    writable(out, "--out")
     day, first, last = _date(as_of, "--as-of"), _date(start, "--from"), _date(end, "--to")
     if day is None and first is None and last is None:
         raise usage_error("say which day to score: --as-of DATE, or --from DATE --to DATE")
