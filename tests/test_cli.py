@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 import shutil
 import subprocess
 import sys
@@ -129,3 +130,24 @@ def test_an_output_in_a_missing_folder_is_refused_before_any_work(args, at_root,
     result = CliRunner().invoke(app, [a.replace("{missing}", str(missing)) for a in args])
     assert result.exit_code == 2
     assert f"there is no folder {missing}; create it, or write elsewhere" in result.output
+
+
+def test_the_table_of_a_large_run_shows_the_lowest_scores(at_root):
+    # 130 shops: the table holds the 100 lowest scores; JSON holds all 130, and the table's
+    # highest score is no higher than the lowest score it leaves out.
+    args = ["score", "rulebooks/taobao/lighthouse.rule", "--data", "examples/data", "--as-of", "2024-06-30"]
+    table = CliRunner().invoke(app, [*args, "--format", "table"], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    assert "the 100 lowest scores of 130 shop-days" in table.output
+    assert "30 more shop-days not shown: --format csv or json prints them all" in table.output
+    shops = json.loads(CliRunner().invoke(app, [*args, "--format", "json"]).output)["shops"]
+    shown = [s for s in shops if f" {s['shop_id']} " in table.output]
+    hidden = [s for s in shops if s not in shown]
+    assert len(shown) == 100 and len(hidden) == 30
+    assert max(Decimal(s["score"]) for s in shown) <= min(Decimal(s["score"]) for s in hidden)
+
+
+def test_a_table_cannot_go_to_a_file(at_root, tmp_path):
+    result = CliRunner().invoke(app, ["score", "rulebooks/tejia/response-3min.rule", "--data", "examples/data",
+                                      "--as-of", "2024-06-30", "--out", str(tmp_path / "x.txt")])
+    assert result.exit_code == 2 and "--out writes json, csv or parquet: add --format" in result.output

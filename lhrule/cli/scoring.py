@@ -33,7 +33,7 @@ def score(
     start: Annotated[Optional[str], typer.Option("--from", help="First day of a range to score.")] = None,
     end: Annotated[Optional[str], typer.Option("--to", help="Last day of a range to score.")] = None,
     shop: Annotated[Optional[list[str]], typer.Option("--shop", help="Score only this shop (repeatable).")] = None,
-    format: Annotated[str, typer.Option("--format", help="table, json, csv or parquet.")] = "table",
+    format: Annotated[str, typer.Option("--format", help="table (the lowest 100 scores past 100 shop-days), json, csv or parquet.")] = "table",
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the result to this file.")] = None,
     on_bad_rows: Annotated[str, typer.Option("--on-bad-rows", help="stop, or quarantine: write bad rows aside "
                                                                     "and score the rest.")] = "stop",
@@ -49,6 +49,8 @@ def score(
         raise usage_error(f"--format must be table, json, csv or parquet, not {format!r}")
     if format == "parquet" and out is None:
         raise usage_error("--format parquet needs --out FILE")
+    if format == "table" and out is not None:
+        raise usage_error("--out writes json, csv or parquet: add --format")
     writable(out, "--out")
     day, first, last = _date(as_of, "--as-of"), _date(start, "--from"), _date(end, "--to")
     if day is None and first is None and last is None:
@@ -114,8 +116,6 @@ def _write(run, format: str, out: Path | None) -> None:
     else:
         from lhrule.cli.render import score_table
 
-        if out is not None:
-            raise usage_error("--out writes json, csv or parquet: add --format")
         score_table(run)
 
 
