@@ -35,6 +35,17 @@ class Plan:
     def exclusions_of(self, indicator: str) -> tuple[ir.Exclusion, ...]:
         return self._exclusions_by_indicator.get(indicator, ())
 
+    def members_of(self, dimension: str) -> tuple[str, ...]:
+        """The indicators in force that belong to a dimension, in declaration order."""
+        return self._members.get(dimension, ())
+
+    @functools.cached_property
+    def _members(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for ind in self.indicators:
+            out[ind.dimension] = out.get(ind.dimension, ()) + (ind.name,)
+        return out
+
     @functools.cached_property
     def _exclusions_by_indicator(self) -> dict[str, tuple[ir.Exclusion, ...]]:
         out: dict[str, tuple[ir.Exclusion, ...]] = {}

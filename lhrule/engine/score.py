@@ -9,7 +9,6 @@ rate of exactly 40% must never read as 39.999…%.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
@@ -177,13 +176,13 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
 def _combine(res: ShopResult, plan: Plan) -> None:
     """Dimensions, scores and grades of one shop, from its indicators' points."""
     for dim in plan.dimensions:
-        members = [i.name for i in plan.indicators if i.dimension == dim.name]
+        members = plan.members_of(dim.name)
         res.dimensions[dim.name] = _weighted(dim, members, res, {n: res.indicators[n].points for n in members
                                                                  if res.indicators[n].assessed})
     for sc in plan.scores:
         parts = {d: r.value for d, r in res.dimensions.items()}
         parts.update({n: i.points for n, i in res.indicators.items() if i.assessed})
-        names = [w.name for w in sc.weights]
+        names = tuple(w.name for w in sc.weights)
         res.scores[sc.name] = _weighted(sc, names, res, {n: v for n, v in parts.items() if v is not None})
     for gr in plan.grades:
         value = res.scores[gr.score].value if gr.score in res.scores else None
@@ -247,7 +246,8 @@ def _indicator(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan: Plan)
         r.rows = int(agg["rows"] or 0)
         r.hits = int(agg["hits"] or 0) if "hits" in agg else None
         if "total" in agg and agg["total"] is not None:
-            r.total = Fraction(agg["total"]) / (MICROS if ind.measure.expr.type.name == "duration" else 1)
+            total = agg["total"]  # a DECIMAL: whole microseconds for a duration
+            r.total = Fraction(int(total), MICROS) if ind.measure.expr.type.name == "duration" else Fraction(total)
         r.excluded = {x.name: int(agg.get(exclusion_column(x)) or 0) for x in plan.exclusions_of(ind.name)}
     elif ind.measure.kind == "rate":
         r.hits = 0
@@ -255,7 +255,8 @@ def _indicator(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan: Plan)
     if kind == "rate":
         r.value = Fraction(r.hits, r.rows) if r.rows else None
     elif kind == "average":
-        r.value = r.total / r.rows if r.rows and r.total is not None else None
+        r.value = Fraction(r.total.numerator, r.total.denominator * r.rows) if r.rows and r.total is not None \
+            else None
     elif kind == "total":
         r.value = r.total if r.total is not None else Fraction(0)
     else:
@@ -294,13 +295,7 @@ def _levels(ind: ir.Indicator, plan: Plan, day_results: list[ShopResult], peers:
             if r.assessed:
                 groups.setdefault(r.group, []).append(r)
         for members in groups.values():
-            ordered = sorted(m.value for m in members)
-            for m in members:  # rank 1 is the best; shops with equal values share a rank
-                if ind.direction == "higher":
-                    better = len(ordered) - bisect.bisect_right(ordered, m.value)
-                else:
-                    better = bisect.bisect_left(ordered, m.value)
-                m.rank, m.group_size = better + 1, len(members)
+            _rank(members, ind.direction == "higher")
     for res in day_results:
         r = res.indicators[ind.name]
         shown = r.assessed or (ind.status == "display_only" and r.reason and r.reason.startswith("display only"))
@@ -308,7 +303,33 @@ def _levels(ind: ir.Indicator, plan: Plan, day_results: list[ShopResult], peers:
             continue  # a level is given where the indicator is assessed, or shown to the merchant
         r.level = _pick(bands.levels, r.value, res, plan, ind.direction, r.rank, r.group_size)
         if r.level is not None and r.level.points is not None:
-            r.points = to_fraction(evaluate(r.level.points, res))
+            r.points = _bound(r.level.points, res)
+
+
+def _rank(members: list[IndicatorResult], higher: bool) -> None:
+    """Rank 1 is the best; shops with equal values share a rank (the number of shops
+    strictly better, plus one). Sorted by (float, value): rounding to float is monotonic,
+    so floats that differ order their values exactly, and equal floats fall back to the
+    exact comparison; most comparisons are then between floats, not Fractions."""
+    ordered = sorted(members, key=lambda m: (float(m.value), m.value))
+    size, start = len(ordered), 0
+    while start < size:
+        end = start + 1
+        while end < size and ordered[end].value == ordered[start].value:
+            end += 1
+        better = size - end if higher else start
+        for m in ordered[start:end]:
+            m.rank, m.group_size = better + 1, size
+        start = end
+
+
+def _compare(a: Fraction, b: Fraction) -> int:
+    """The sign of a − b, in integers (Fraction's own operators check types on every call)."""
+    diff = a.numerator * b.denominator - b.numerator * a.denominator
+    return (diff > 0) - (diff < 0)
+
+
+_HOLDS = {">=": lambda c: c >= 0, ">": lambda c: c > 0, "<=": lambda c: c <= 0, "<": lambda c: c < 0}
 
 
 def _pick(levels, value: Fraction, res: ShopResult, plan: Plan, direction: str, rank=None, size=None):
@@ -317,15 +338,17 @@ def _pick(levels, value: Fraction, res: ShopResult, plan: Plan, direction: str, 
             return level
         bound = _bound(level.threshold, res)
         if level.cut == "top":
-            if (rank - 1) < bound * size:  # the shops ahead of it are fewer than the top share
+            # the shops ahead of it are fewer than the top share: rank − 1 < bound × size
+            if (rank - 1) * bound.denominator < bound.numerator * size:
                 return level
-        elif {">=": value >= bound, ">": value > bound, "<=": value <= bound, "<": value < bound}[level.op]:
+        elif _HOLDS[level.op](_compare(value, bound)):
             return level
     return None
 
 
 def _bound(e: ir.Expr, res: ShopResult) -> Fraction:
-    """A cut-off's value; the same for every shop unless it is a param with per-group values."""
+    """A cut-off's (or points') value; the same for every shop unless it is a param with
+    per-group values, or reads the shop."""
     if isinstance(e, ir.Literal_):
         return _literal_fraction(e)
     if isinstance(e, ir.ParamRef) and not res.plan.params[e.name].overrides:
@@ -351,23 +374,52 @@ def _fractions(weights: tuple[ir.Weight, ...]) -> tuple[tuple[str, Fraction], ..
     return _memo(weights, lambda ws: tuple((w.name, Fraction(w.weight)) for w in ws))
 
 
+_SHARES: dict[int, Fraction] = {}
+
+
+def _share(n: int) -> Fraction:
+    """1/n, the weight of each of n parts weighted alike."""
+    found = _SHARES.get(n)
+    if found is None:
+        found = _SHARES[n] = Fraction(1, n)
+    return found
+
+
 def _literal_fraction(e: ir.Literal_) -> Fraction:
     return _memo(e, lambda x: Fraction(x.value))
 
 
-def _weighted(decl, members: list[str], res: ShopResult, values: dict[str, Fraction]) -> PartResult:
+def _weights_in_force(decl, weights, members: tuple[str, ...], res: ShopResult) -> dict[str, Fraction]:
+    """The weights of the parts in force (the same for every shop of a plan and override):
+    the declared ones, or equal shares of the members when none are declared."""
+    key = (id(res.plan), id(decl), id(weights), members, len(res.dimensions))
+    found = _IN_FORCE.get(key)
+    if found is None or found[0] is not res.plan:
+        if len(_IN_FORCE) > 10_000:
+            _IN_FORCE.clear()
+        if weights:
+            in_force = set(members) | set(res.indicators) | set(res.dimensions)
+            chosen = {name: w for name, w in _fractions(weights) if name in in_force}
+        else:
+            chosen = {m: _share(len(members)) for m in members}
+        found = _IN_FORCE[key] = (res.plan, decl, weights, chosen)  # holds what the ids name
+    return found[3]
+
+
+_IN_FORCE: dict[tuple, tuple] = {}
+
+
+def _weighted(decl, members: tuple[str, ...], res: ShopResult, values: dict[str, Fraction]) -> PartResult:
     out = PartResult(decl.name, decl)
     weights = decl.weights
     for ov in decl.overrides:
         if str(res.shop.get(ov.column)) in ov.values:
             weights, out.override = ov.weights, ov
             break
-    in_force = set(members) | set(res.indicators) | set(res.dimensions)
-    if weights:
-        out.weights = {name: w for name, w in _fractions(weights) if name in in_force}
-    else:
-        out.weights = {m: Fraction(1, len(members)) for m in members} if members else {}
-    num, den = Fraction(0), Fraction(0)
+    out.weights = dict(_weights_in_force(decl, weights, members, res))
+    # Σ v·w / Σ w, as integer numerators over integer denominators, reduced once at the end
+    # (Fraction arithmetic reduces, and checks types, at every step).
+    num, num_d, den, den_d = 0, 1, 0, 1
     for name, w in out.weights.items():
         v = values.get(name)
         if v is None:
@@ -377,11 +429,13 @@ def _weighted(decl, members: list[str], res: ShopResult, values: dict[str, Fract
             else:
                 continue
         out.used[name] = v
-        num += v * w
-        den += w
+        wn, wd = w.numerator, w.denominator
+        pn, pd = v.numerator * wn, v.denominator * wd
+        num, num_d = (num + pn, num_d) if pd == num_d else (num * pd + pn * num_d, num_d * pd)
+        den, den_d = (den + wn, den_d) if wd == den_d else (den * wd + wn * den_d, den_d * wd)
     if den:
-        out.value = num / den
-        if getattr(decl, "round", None) is not None:
+        out.value = Fraction(num * den_d, num_d * den)
+        if isinstance(decl, ir.Score) and decl.round is not None:
             out.value = round_half_up(out.value, decl.round)
     return out
 
