@@ -151,3 +151,16 @@ def test_a_table_cannot_go_to_a_file(at_root, tmp_path):
     result = CliRunner().invoke(app, ["score", "rulebooks/tejia/response-3min.rule", "--data", "examples/data",
                                       "--as-of", "2024-06-30", "--out", str(tmp_path / "x.txt")])
     assert result.exit_code == 2 and "--out writes json, csv or parquet: add --format" in result.output
+
+
+def test_score_json_puts_one_shop_on_each_line(at_root):
+    result = run("score", "rulebooks/taobao/lighthouse.rule", "--data", "examples/data", "--as-of", "2024-06-30",
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    lines = result.output.splitlines()
+    assert lines[:3] == ["{", '  "rulebook": "taobao_lighthouse",', f'  "version": "{out["version"]}",']
+    shop_lines = [line for line in lines if line.startswith('    {"shop_id": ')]
+    assert len(shop_lines) == len(out["shops"]) == 130
+    assert json.loads(shop_lines[0].rstrip(",")) == out["shops"][0]
+    assert lines[-2:] == ["  ]", "}"]

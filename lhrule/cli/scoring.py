@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -96,7 +95,9 @@ def _guarded(work, data: Path):
 
 def _write(run, format: str, out: Path | None) -> None:
     if format == "json":
-        text = json.dumps(run.to_json(), ensure_ascii=False, indent=2)
+        from lhrule.engine.report import json_text
+
+        text = json_text(run.to_json())
         _emit(text, out)
     elif format == "csv":
         import io

@@ -476,10 +476,20 @@ def decimal_text(value: Fraction | None, digits: int = 4) -> str | None:
     rounded half-up to `digits` places; trailing zeros dropped. Integer arithmetic only."""
     if value is None:
         return None
-    if value.denominator == 1:
-        return str(value.numerator)
-    units = _half_up_units(value, digits)
-    sign = "-" if units < 0 else ""
-    whole, frac = divmod(abs(units), 10 ** digits)
-    text = f"{whole}.{frac:0{digits}d}".rstrip("0").rstrip(".") if digits else str(whole)
-    return sign + text
+    n, d = value.numerator, value.denominator
+    if d == 1:
+        return str(n)
+    key = (n, d, digits)  # weights, points and shares recur in every shop
+    text = _TEXTS.get(key)
+    if text is None:
+        units = _half_up_units(value, digits)
+        sign = "-" if units < 0 else ""
+        whole, frac = divmod(abs(units), 10 ** digits)
+        text = sign + (f"{whole}.{frac:0{digits}d}".rstrip("0").rstrip(".") if digits else str(whole))
+        if len(_TEXTS) > 100_000:
+            _TEXTS.clear()
+        _TEXTS[key] = text
+    return text
+
+
+_TEXTS: dict[tuple[int, int, int], str] = {}
