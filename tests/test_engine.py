@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,44 @@ def test_summing_per_day_counts_equals_judging_each_row_per_day(path, at_root):
         assert quick == sorted(con.execute(plain.sql("duckdb")).fetchall()), ind.name
         fast += slides(plan, ind, days)
     assert fast > 0
+
+
+def test_indicators_with_one_key_counted_together_give_their_own_counts(at_root, tmp_path):
+    """`fused_aggregate_query` (one scan and one grouping for the `once per` indicators of a
+    table with the same key) gives each indicator the rows `aggregate_query` gives it. The
+    two consultation indicators of basic-service, made to differ: another window, and an
+    exclusion on one of them."""
+    from lhrule.engine.dataset import connect, open_dataset
+    from lhrule.engine.plan import plan_for
+    from lhrule.engine.query import _aggregate, flags_query, fused_aggregate_query, fusion_key, split_fused
+
+    shutil.copytree(ROOT / "rulebooks", tmp_path / "rulebooks")
+    (tmp_path / "lhrule.toml").write_text("", encoding="utf-8")
+    path = tmp_path / "rulebooks" / "tmall" / "basic-service.rule"
+    text = path.read_text(encoding="utf-8")
+    window = "  window last 30 days on asked_at\n  where first_human_reply_at is not null"
+    assert window in text
+    text = text.replace(window, "  window last 7 days on asked_at\n  where first_human_reply_at is not null")
+    text += '\nexclusion bot_first "a bot answered first"  {\n  applies to reply_rate\n' \
+            '  when first_reply_kind = bot\n}\n'
+    path.write_text(text, encoding="utf-8")
+    rb = _tests_of(path)
+    con = connect(rb)
+    open_dataset(con, EXAMPLE, rb)
+    plan = plan_for(rb, dt.date(2024, 6, 30))
+    inds = [i for i in plan.indicators if i.name in ("reply_rate", "human_response_time")]
+    assert plan.exclusions_of("reply_rate") and inds[0].window != inds[1].window
+    for days in ([dt.date(2024, 6, 30)], [dt.date(2024, 6, 30), dt.date(2024, 6, 12), dt.date(2024, 5, 20)]):
+        assert fusion_key(rb, plan, inds[0], days[:1]) == fusion_key(rb, plan, inds[1], days[:1]) is not None
+        rows = con.execute(fused_aggregate_query(rb, plan, inds, days).sql("duckdb"))
+        names = [d[0] for d in rows.description]
+        fused = split_fused(inds, [dict(zip(names, r)) for r in rows.fetchall()])
+        for ind in inds:
+            plain = con.execute(_aggregate(rb, plan, ind, flags_query(rb, plan, ind, days, dedupe=False),
+                                           ("shop_id", "as_of")).sql("duckdb"))
+            names = [d[0] for d in plain.description]
+            expected = [dict(zip(names, r)) for r in plain.fetchall()]
+            key = lambda r: (r["shop_id"], r["as_of"])  # noqa: E731
+            assert sorted(fused[ind.name], key=key) == sorted(expected, key=key), ind.name
+            assert len(expected) > 100 and any(r["rows"] for r in expected)
+        assert sum(r["x_bot_first"] for r in fused["reply_rate"]) > 0

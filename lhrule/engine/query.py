@@ -60,54 +60,74 @@ def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.da
 
     Without `dedupe`, a `once per` indicator's rows carry `eligible` but no `kept`: counting
     (`_aggregate`) keeps the first row of each key by grouping, faster than a window."""
-    rel = shop_relation(rb, ind.table)
+    select = _flags_select(rb, plan, [(ind, "")], days, shops, whole_table, per_day)
+    return _with_verdicts(select, ind, plan.exclusions_of(ind.name), per_day, dedupe)
+
+
+def _flags_select(rb: ir.Rulebook, plan: Plan, inds: list[tuple[ir.Indicator, str]], days: list[dt.date],
+                  shops: list[str] | None = None, whole_table: bool = False, per_day: bool = False) -> exp.Select:
+    """The flags of one indicator, or of several of one table read in one scan (each with
+    its columns prefixed, see `fused_aggregate_query`); the row, its time and its key are
+    shared, and a row is read when it is in any of their windows."""
+    first = inds[0][0]
+    rel = shop_relation(rb, first.table)
     as_of = cast(exp.null(), "DATE") if per_day else exp.column("as_of", DAYS)
-    ctx = Context(rb, ind.table, ROW, as_of, plan.params, shop_rel=rel.relation)
+    ctx = Context(rb, first.table, ROW, as_of, plan.params, shop_rel=rel.relation)
     sql = Compiler(ctx)
-    at = col(ROW, ind.window.column)
-    if rb.table(ind.table).column(ind.window.column).type.name == "date":
+    at = col(ROW, first.window.column)
+    if rb.table(first.table).column(first.window.column).type.name == "date":
         at = cast(at, "TIMESTAMP")
-    if per_day:  # the union of the windows of all the days
-        start = day_offset(date_sql(min(days)), ind.window.start_offset)
-        end = day_offset(date_sql(max(days)), ind.window.end_offset - 1)
-    else:
-        start, end = day_offset(as_of, ind.window.start_offset), day_offset(as_of, ind.window.end_offset - 1)
-    in_window = exp.and_(exp.GTE(this=at, expression=start), exp.LT(this=at, expression=end))
-    key = rb.table(ind.table).key
+    key = rb.table(first.table).key
     columns = [
         exp.alias_(col(ROW, key.name), "event_id"),
         exp.alias_(col(ROW, rel.name), "shop_id"),
         exp.alias_(as_of, "as_of"),
         exp.alias_(at, "at"),
-        exp.alias_(coalesce_false(in_window), "in_window"),
     ]
     if per_day:
         columns.append(exp.alias_(cast(at, "DATE"), "day"))
-    columns += [exp.alias_(coalesce_false(sql(f)), f"where_{i}") for i, f in enumerate(ind.filters, 1)]
-    exclusions = plan.exclusions_of(ind.name)
-    columns += [exp.alias_(coalesce_false(sql(x.condition)), exclusion_column(x)) for x in exclusions]
-    columns += [exp.alias_(sql(k), f"key_{i}") for i, k in enumerate(ind.once_per, 1)]
+    columns += [exp.alias_(sql(k), f"key_{i}") for i, k in enumerate(first.once_per, 1)]
+    windows = []
+    for ind, prefix in inds:
+        if per_day:  # the union of the windows of all the days
+            start = day_offset(date_sql(min(days)), ind.window.start_offset)
+            end = day_offset(date_sql(max(days)), ind.window.end_offset - 1)
+        else:
+            start, end = day_offset(as_of, ind.window.start_offset), day_offset(as_of, ind.window.end_offset - 1)
+        in_window = exp.and_(exp.GTE(this=at.copy(), expression=start), exp.LT(this=at.copy(), expression=end))
+        windows.append(in_window)
+        columns += _indicator_columns(plan, ind, sql, in_window, prefix, whole_table)
+    select = exp.select(*columns).from_(exp.to_table(table_name(first.table)).as_(ROW, quoted=True), copy=False)
+    for alias, target, on in ctx.joins.values():
+        select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left",
+                             copy=False)
+    if not per_day:
+        select = select.join(days_table(days), join_type="cross", copy=False)
+    conditions = [] if whole_table else [exp.or_(*(w.copy() for w in windows))]
+    if shops is not None:
+        conditions.append(exp.In(this=col(ROW, rel.name), expressions=[lit(s) for s in shops]))
+    if conditions:
+        select = select.where(exp.and_(*conditions), copy=False)
+    return select
+
+
+def _indicator_columns(plan: Plan, ind: ir.Indicator, sql: Compiler, in_window: exp.Expression, prefix: str,
+                       whole_table: bool) -> list[exp.Expression]:
+    """An indicator's own flags: its window, `where` lines, exclusions and measure."""
+    columns = [exp.alias_(coalesce_false(in_window), prefix + "in_window")]
+    columns += [exp.alias_(coalesce_false(sql(f)), f"{prefix}where_{i}") for i, f in enumerate(ind.filters, 1)]
+    columns += [exp.alias_(coalesce_false(sql(x.condition)), prefix + exclusion_column(x))
+                for x in plan.exclusions_of(ind.name)]
     if ind.measure.kind == "rate":
-        columns.append(exp.alias_(coalesce_false(sql(ind.measure.expr)), "numerator"))
+        columns.append(exp.alias_(coalesce_false(sql(ind.measure.expr)), prefix + "numerator"))
         if whole_table:  # explain says which part of the condition failed, and the value it saw
             for i, part in enumerate(conjuncts(ind.measure.expr), 1):
                 columns.append(exp.alias_(coalesce_false(sql(part)), f"condition_{i}"))
                 if isinstance(part, ir.Binary) and part.op in ("=", "!=", "<", "<=", ">", ">="):
                     columns.append(exp.alias_(sql(part.left), f"condition_{i}_value"))
     elif ind.measure.kind in ("average", "total"):
-        columns.append(exp.alias_(sql(ind.measure.expr), "value"))
-    select = exp.select(*columns).from_(exp.to_table(table_name(ind.table)).as_(ROW, quoted=True), copy=False)
-    for alias, target, on in ctx.joins.values():
-        select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left",
-                             copy=False)
-    if not per_day:
-        select = select.join(days_table(days), join_type="cross", copy=False)
-    conditions = [] if whole_table else [in_window.copy()]
-    if shops is not None:
-        conditions.append(exp.In(this=col(ROW, rel.name), expressions=[lit(s) for s in shops]))
-    if conditions:
-        select = select.where(exp.and_(*conditions), copy=False)
-    return _with_verdicts(select, ind, exclusions, per_day, dedupe)
+        columns.append(exp.alias_(sql(ind.measure.expr), prefix + "value"))
+    return columns
 
 
 def conjuncts(e: ir.Expr) -> list[ir.Expr]:
@@ -117,12 +137,18 @@ def conjuncts(e: ir.Expr) -> list[ir.Expr]:
     return [e]
 
 
+def _eligible(ind: ir.Indicator, exclusions, prefix: str = "") -> exp.Expression:
+    """In the window, every `where` holds, and no exclusion applies."""
+    passes = [exp.column(prefix + "in_window")] + \
+        [exp.column(f"{prefix}where_{i}") for i in range(1, len(ind.filters) + 1)]
+    excluded = [exp.column(prefix + exclusion_column(x)) for x in exclusions]
+    return exp.paren(exp.and_(*passes, *(exp.Not(this=x) for x in excluded)))
+
+
 def _with_verdicts(flags: exp.Select, ind: ir.Indicator, exclusions, per_day: bool = False,
                    dedupe: bool = True) -> exp.Select:
-    passes = [exp.column("in_window")] + [exp.column(f"where_{i}") for i in range(1, len(ind.filters) + 1)]
-    excluded = [exp.column(exclusion_column(x)) for x in exclusions]
-    eligible = exp.and_(*passes, *(exp.Not(this=x) for x in excluded))
-    step = exp.select("*", exp.alias_(exp.paren(eligible), "eligible")).from_(flags.subquery("flags", copy=False), copy=False)
+    step = exp.select("*", exp.alias_(_eligible(ind, exclusions), "eligible")).from_(
+        flags.subquery("flags", copy=False), copy=False)
     if not ind.once_per:
         return exp.select("*", exp.alias_(exp.column("eligible"), "kept")).from_(step.subquery("judged", copy=False), copy=False)
     if not dedupe:
@@ -191,33 +217,40 @@ def _sliding_aggregate(rb, plan, ind, days, shops) -> exp.Select:
 def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tuple[str, str]) -> exp.Select:
     if ind.once_per:
         flags = _first_of_each_key(plan, ind, flags, by)
-    kept = exp.column("kept")
-    if ind.measure.kind == "average":  # an average is over the rows that have a value, as SQL's AVG
-        kept = exp.and_(kept, exp.Not(this=exp.Is(this=exp.column("value"), expression=exp.null())))
-    columns = [exp.column(by[0]), exp.column(by[1]), exp.alias_(_count_if(kept), "rows")]
-    if ind.measure.kind == "rate":
-        columns.append(exp.alias_(_count_if(exp.and_(kept, exp.column("numerator"))), "hits"))
-    if ind.measure.kind in ("average", "total"):
-        scale = "DECIMAL(38,0)" if ind.measure.expr.type.name == "duration" else "DECIMAL(38,6)"
-        summed = exp.func("SUM", exp.Case(ifs=[exp.If(this=kept, true=cast(exp.column("value"), scale))]))
-        columns.append(exp.alias_(summed, "total"))
-    if ind.once_per:  # the rows excluded were counted per row in `_first_of_each_key`
-        columns += [exp.alias_(exp.func("SUM", exp.column(exclusion_column(x))), exclusion_column(x))
-                    for x in plan.exclusions_of(ind.name)]
-    else:
-        columns += _excluded_counts(plan, ind)
+    columns = [exp.column(by[0]), exp.column(by[1]), *_counts(plan, ind)]
     return exp.select(*columns).from_(flags.subquery("flagged", copy=False), copy=False).group_by(*by)
 
 
-def _excluded_counts(plan: Plan, ind: ir.Indicator) -> list[exp.Expression]:
+def _counts(plan: Plan, ind: ir.Indicator, prefix: str = "") -> list[exp.Expression]:
+    """`rows`, `hits` or `total`, and the rows each exclusion removed, from the judged rows
+    (or, for `once per`, from the first row of each key)."""
+    kept = exp.column(prefix + "kept")
+    if ind.measure.kind == "average":  # an average is over the rows that have a value, as SQL's AVG
+        kept = exp.and_(kept, exp.Not(this=exp.Is(this=exp.column(prefix + "value"), expression=exp.null())))
+    columns = [exp.alias_(_count_if(kept), prefix + "rows")]
+    if ind.measure.kind == "rate":
+        columns.append(exp.alias_(_count_if(exp.and_(kept, exp.column(prefix + "numerator"))), prefix + "hits"))
+    if ind.measure.kind in ("average", "total"):
+        scale = "DECIMAL(38,0)" if ind.measure.expr.type.name == "duration" else "DECIMAL(38,6)"
+        summed = exp.func("SUM", exp.Case(ifs=[exp.If(this=kept, true=cast(exp.column(prefix + "value"), scale))]))
+        columns.append(exp.alias_(summed, prefix + "total"))
+    if ind.once_per:  # the rows excluded were counted per row in `_first_of_each_key`
+        columns += [exp.alias_(exp.func("SUM", exp.column(prefix + exclusion_column(x))), prefix + exclusion_column(x))
+                    for x in plan.exclusions_of(ind.name)]
+    else:
+        columns += _excluded_counts(plan, ind)
+    return columns
+
+
+def _excluded_counts(plan: Plan, ind: ir.Indicator, prefix: str = "") -> list[exp.Expression]:
     """Per exclusion, the rows of the population it takes out that no earlier one did."""
-    in_population = exp.and_(exp.column("in_window"),
-                             *(exp.column(f"where_{i}") for i in range(1, len(ind.filters) + 1)))
+    in_population = exp.and_(exp.column(prefix + "in_window"),
+                             *(exp.column(f"{prefix}where_{i}") for i in range(1, len(ind.filters) + 1)))
     columns, earlier = [], []
     for x in plan.exclusions_of(ind.name):
-        mine = exp.column(exclusion_column(x))
+        mine = exp.column(prefix + exclusion_column(x))
         columns.append(exp.alias_(_count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
-                                  exclusion_column(x)))
+                                  prefix + exclusion_column(x)))
         earlier.append(mine)
     return columns
 
@@ -239,6 +272,60 @@ def _first_of_each_key(plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tup
     columns += _excluded_counts(plan, ind)
     return (exp.select(*columns).from_(flags.subquery("unjudged", copy=False), copy=False)
             .group_by(exp.column(by[0]), exp.column(by[1]), exp.column("eligible"), *keys))
+
+
+def fusion_key(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date]) -> tuple | None:
+    """Indicators with equal keys are counted by `fused_aggregate_query`, in one scan and one
+    grouping: `once per` indicators of one table, windowed on one column, with the same key
+    (compared as SQL). The grouping by key is most of a `once per` count's cost."""
+    if not ind.once_per or slides(plan, ind, days):
+        return None
+    ctx = Context(rb, ind.table, ROW, exp.column("as_of", DAYS), plan.params,
+                  shop_rel=shop_relation(rb, ind.table).relation)
+    sql = Compiler(ctx)
+    return ind.table, ind.window.column, tuple(sql(k).sql(dialect="duckdb") for k in ind.once_per)
+
+
+def fused_aggregate_query(rb: ir.Rulebook, plan: Plan, inds: list[ir.Indicator], days: list[dt.date],
+                          shops: list[str] | None = None) -> exp.Select:
+    """The counts of several indicators with one `fusion_key`, as `aggregate_query` gives
+    them, with indicator n's columns prefixed `i{n}_`. One row per shop and day with a row
+    in any of the windows; `i{n}_seen` says whether it had one in indicator n's (a shop
+    without is absent from that indicator's counts, as in `aggregate_query`)."""
+    prefixed = [(ind, f"i{n}_") for n, ind in enumerate(inds)]
+    flags = _flags_select(rb, plan, prefixed, days, shops)
+    step = exp.select("*", *(exp.alias_(_eligible(ind, plan.exclusions_of(ind.name), p), p + "eligible")
+                             for ind, p in prefixed)).from_(flags.subquery("flags", copy=False), copy=False)
+    first = exp.Tuple(expressions=[exp.column("at"), exp.column("event_id")])
+    inner = [exp.column("shop_id"), exp.column("as_of")]
+    outer = [exp.column("shop_id"), exp.column("as_of")]
+    for ind, p in prefixed:
+        eligible = exp.column(p + "eligible")
+        inner += [exp.alias_(exp.func("BOOL_OR", exp.column(p + "in_window")), p + "seen"),
+                  exp.alias_(exp.func("BOOL_OR", eligible), p + "kept")]
+        measure = "numerator" if ind.measure.kind == "rate" else "value" if ind.measure.kind in (
+            "average", "total") else None
+        if measure:  # the first eligible row's: the key's row that counts
+            first_value = exp.Anonymous(this="arg_min_null", expressions=[exp.column(p + measure), first.copy()])
+            inner.append(exp.alias_(exp.Filter(this=first_value, expression=exp.Where(this=eligible.copy())),
+                                    p + measure))
+        inner += _excluded_counts(plan, ind, p)
+        outer += [exp.alias_(exp.func("BOOL_OR", exp.column(p + "seen")), p + "seen"), *_counts(plan, ind, p)]
+    keys = [exp.column(f"key_{i}") for i in range(1, len(inds[0].once_per) + 1)]
+    grouped = (exp.select(*inner).from_(step.subquery("unjudged", copy=False), copy=False)
+               .group_by(exp.column("shop_id"), exp.column("as_of"), *keys))
+    return exp.select(*outer).from_(grouped.subquery("flagged", copy=False), copy=False).group_by("shop_id", "as_of")
+
+
+def split_fused(inds: list[ir.Indicator], rows: list[dict]) -> dict[str, list[dict]]:
+    """The rows of `fused_aggregate_query`, as each indicator's `aggregate_query` rows."""
+    out: dict[str, list[dict]] = {}
+    for n, ind in enumerate(inds):
+        p = f"i{n}_"
+        mine = [(k[len(p):], k) for k in (rows[0] if rows else {}) if k.startswith(p) and k != p + "seen"]
+        out[ind.name] = [{"shop_id": r["shop_id"], "as_of": r["as_of"], **{name: r[k] for name, k in mine}}
+                         for r in rows if r[p + "seen"]]
+    return out
 
 
 def shop_query(rb: ir.Rulebook, plan: Plan, shops: list[str] | None = None) -> exp.Select:

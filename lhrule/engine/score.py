@@ -19,7 +19,8 @@ from fractions import Fraction
 from lhrule.engine import ir
 from lhrule.engine.evaluate import evaluate, to_fraction
 from lhrule.engine.plan import Plan, segments
-from lhrule.engine.query import aggregate_query, exclusion_column, shop_query, slides
+from lhrule.engine.query import (aggregate_query, exclusion_column, fused_aggregate_query, fusion_key, shop_query,
+                                 slides, split_fused)
 from lhrule.engine.sql import MICROS
 
 # An action with `until` stays in force from the day its `when` held; to know whether it is
@@ -145,14 +146,23 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
     all_shops = _fetch(con, shop_query(rb, plan, None if ranked else only), cache)
     shop_rows = all_shops if wanted is None else [r for r in all_shops if r[key] in wanted]
     aggregates: dict[str, dict[tuple[str, dt.date], dict]] = {}
+    fusable: dict[tuple, list[ir.Indicator]] = {}
     for ind in plan.indicators:
         saved = (peers or {}).get(ind.name)
         if ind.name in ranked and saved is not None and all(d in saved["days"] for d in days):
             rows = _aggregates(con, rb, plan, ind, days, only, cache)
             aggregates[ind.name] = {**saved["counts"], **{(r["shop_id"], r["as_of"]): r for r in rows}}
             continue
-        rows = _aggregates(con, rb, plan, ind, days, None if ind.name in ranked else only, cache)
+        shops = None if ind.name in ranked else only
+        same = fusion_key(rb, plan, ind, days)
+        if same is not None:
+            fusable.setdefault((same, tuple(shops) if shops is not None else None), []).append(ind)
+            continue
+        rows = _aggregates(con, rb, plan, ind, days, shops, cache)
         aggregates[ind.name] = {(r["shop_id"], r["as_of"]): r for r in rows}
+    for (_, shops), inds in fusable.items():
+        for name, rows in _fused_aggregates(con, rb, plan, inds, days, shops, cache).items():
+            aggregates[name] = {(r["shop_id"], r["as_of"]): r for r in rows}
     results = []
     for day in days:
         day_results = [ShopResult(r[key], day, r, plan) for r in shop_rows]
@@ -226,6 +236,20 @@ def _aggregates(con, rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[
     for i in range(0, len(days), DAYS_PER_QUERY):
         rows += _fetch(con, aggregate_query(rb, plan, ind, days[i:i + DAYS_PER_QUERY], shops), cache)
     return rows
+
+
+def _fused_aggregates(con, rb: ir.Rulebook, plan: Plan, inds: list[ir.Indicator], days: list[dt.date],
+                      shops, cache) -> dict[str, list[dict]]:
+    """The counts of `once per` indicators with one key, by indicator; one query for them
+    all (`fused_aggregate_query`), DAYS_PER_QUERY days at a time as in `_aggregates`."""
+    if len(inds) == 1:
+        return {inds[0].name: _aggregates(con, rb, plan, inds[0], days, shops, cache)}
+    out: dict[str, list[dict]] = {ind.name: [] for ind in inds}
+    for i in range(0, len(days), DAYS_PER_QUERY):
+        rows = _fetch(con, fused_aggregate_query(rb, plan, inds, days[i:i + DAYS_PER_QUERY], shops), cache)
+        for name, mine in split_fused(inds, rows).items():
+            out[name] += mine
+    return out
 
 
 def _fetch(con, query, cache: dict | None = None) -> list[dict]:
