@@ -37,46 +37,51 @@ def dataset_fingerprint(files: dict[str, list[Path]]) -> str:
     return h.hexdigest()[:16]
 
 
-def _number(value, digits: int = VALUE_DIGITS) -> str | None:
-    return decimal_text(value, digits)
-
-
 def _labels(rb: ir.Rulebook) -> dict[str, str]:
     return {d.name: d.label or d.name for d in rb.dimensions}
 
 
-def shop_json(res: ShopResult, rb: ir.Rulebook, with_day: bool = False) -> dict:
-    dims = _labels(rb)
+def shop_json(res: ShopResult, rb: ir.Rulebook, with_day: bool = False, statics: dict | None = None) -> dict:
+    """One shop's results. `statics` (one dict for all the shops of a run) keeps what each
+    indicator version shows alike in every shop: its label, dimension, digits and unit."""
+    statics = {} if statics is None else statics
     out: dict = {"shop_id": res.shop_id}
     if with_day:
         out["as_of"] = res.as_of.isoformat()
     out["category"] = res.shop.get("main_category")
     primary = next(iter(res.scores.values()), None)
-    out["score"] = _number(primary.value, primary.decl.round or VALUE_DIGITS) if primary else None
+    out["score"] = decimal_text(primary.value, primary.decl.round or VALUE_DIGITS) if primary else None
     grade = next(iter(res.grades.values()), None)
     out["grade"] = grade.label if grade else None
     indicators = {}
     for name, r in res.indicators.items():
         ind = r.version
-        digits = ind.round if ind.round is not None else VALUE_DIGITS
-        item = {"label": ind.label or name, "dimension": dims.get(ind.dimension, ind.dimension),
-                "value": _number(r.value, digits),
-                "numerator": r.numerator if isinstance(r.numerator, int) else _number(r.numerator, 6),
+        static = statics.get(id(ind))
+        if static is None or static[0] is not ind:
+            dims = statics.get("dimensions") or statics.setdefault("dimensions", _labels(rb))
+            static = statics[id(ind)] = (ind, ind.label or name, dims.get(ind.dimension, ind.dimension),
+                                         ind.round if ind.round is not None else VALUE_DIGITS,
+                                         ind.value_type.name == "duration")
+        _, label, dimension, digits, duration = static
+        numerator = r.numerator
+        item = {"label": label, "dimension": dimension,
+                "value": decimal_text(r.value, digits),
+                "numerator": numerator if isinstance(numerator, int) else decimal_text(numerator, 6),
                 "denominator": r.rows, "assessed": r.assessed,
-                "band": r.level.label if r.level else None, "points": _number(r.points),
+                "band": r.level.label if r.level else None, "points": decimal_text(r.points, VALUE_DIGITS),
                 "excluded": r.excluded}
         if not r.assessed:
             item["reason"] = r.reason
         if r.rank is not None:
             item["rank"], item["group_size"], item["group"] = r.rank, r.group_size, r.group
-        if ind.value_type.name == "duration":
+        if duration:
             item["unit"] = "seconds"
         indicators[name] = item
     out["indicators"] = indicators
-    out["dimensions"] = {n: {"label": d.decl.label or n, "score": _number(d.value),
-                             "weights": {k: _number(w) for k, w in d.weights.items()}}
+    out["dimensions"] = {n: {"label": d.decl.label or n, "score": decimal_text(d.value, VALUE_DIGITS),
+                             "weights": {k: decimal_text(w, VALUE_DIGITS) for k, w in d.weights.items()}}
                          for n, d in res.dimensions.items()}
-    out["scores"] = {n: _number(s.value, s.decl.round or VALUE_DIGITS) for n, s in res.scores.items()}
+    out["scores"] = {n: decimal_text(s.value, s.decl.round or VALUE_DIGITS) for n, s in res.scores.items()}
     out["grades"] = {n: (g.label if g else None) for n, g in res.grades.items()}
     out["actions"] = [a for a, on in res.actions.items() if on]
     return out
@@ -102,15 +107,16 @@ def score_json(results: list[ShopResult], rb: ir.Rulebook, days: list[dt.date], 
     else:
         out["as_of"] = days[0].isoformat()
     out.update(stamp)
-    out["shops"] = [shop_json(r, rb, with_day=ranged) for r in results]
+    statics: dict = {}
+    out["shops"] = [shop_json(r, rb, with_day=ranged, statics=statics) for r in results]
     return out
 
 
 def flat_rows(results: list[ShopResult], rb: ir.Rulebook) -> list[dict]:
     """One row per shop and day, one column per indicator value, band and points."""
-    rows = []
+    rows, statics = [], {}
     for res in results:
-        j = shop_json(res, rb)
+        j = shop_json(res, rb, statics=statics)
         row = {"shop_id": res.shop_id, "as_of": res.as_of, "category": j["category"], "score": j["score"],
                "grade": j["grade"], "actions": ";".join(j["actions"])}
         for name, item in j["indicators"].items():
