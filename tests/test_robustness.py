@@ -3,6 +3,8 @@ exception, and whatever compiles formats to text that compiles to the same rules
 
 from __future__ import annotations
 
+import datetime as dt
+
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -64,3 +66,66 @@ def test_what_compiles_formats_to_the_same_rules(seed, edits):
     assert _ir(formatted, "f.rule") == before
     again, _ = parse(formatted, "f.rule")
     assert format_file(again) == formatted
+
+
+INJECTION = r'''rulebook inj "inj" {
+  timezone "Asia/Shanghai"
+  cite "s" "'); DROP TABLE t_group; --"
+}
+
+entity shops "店铺" {
+  shop_id: id key
+}
+
+table group "SQL keywords as names" {
+  order_id: id key
+  shop_id: id -> shops
+  paid_at: timestamp
+  select: string?
+  note: string?
+}
+
+indicator drop "'; DELETE FROM t_shops; --" {
+  over group
+  window last 30 days on paid_at
+  rate where note = "'; DROP TABLE t_group; --" or select = "a\\b\"c" or note = "x<NUL>y"
+  cite "s" "q"
+}
+'''
+
+
+def test_strings_and_names_that_look_like_sql_are_data(tmp_path):
+    """Quotes, semicolons, comments, backslashes and a NUL in the rules' strings, and SQL
+    keywords as table and column names, reach SQL as literals and quoted identifiers: the
+    rows whose values equal those strings are the ones counted, and nothing else happens."""
+    import hashlib
+
+    import lhrule
+    from lhrule.engine.plan import plan_for
+    from lhrule.engine.query import aggregate_query
+
+    (tmp_path / "lhrule.toml").write_text("", encoding="utf-8")
+    rule = tmp_path / "inj.rule"
+    rule.write_text(INJECTION.replace("<NUL>", "\x00"), encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "shops.csv").write_text("shop_id\ns1\n", encoding="utf-8")
+    (data / "group.csv").write_text(
+        "order_id,shop_id,paid_at,select,note\n"
+        "o1,s1,2024-06-10 10:00:00,,\"'; DROP TABLE t_group; --\"\n"
+        "o2,s1,2024-06-10 10:00:00,\"a\\b\"\"c\",\n"
+        "o3,s1,2024-06-10 10:00:00,,\"x\x00y\"\n"
+        "o4,s1,2024-06-10 10:00:00,,\"'; DROP TABLE t_group; -- \"\n", encoding="utf-8")
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in data.iterdir()}
+    rb = lhrule.load(rule)
+    sql = aggregate_query(rb.ir, plan_for(rb.ir, dt.date(2024, 6, 30)), rb.ir.indicators[0],
+                          [dt.date(2024, 6, 30)]).sql(dialect="duckdb")
+    assert "'''; DROP TABLE t_group; --'" in sql and "'a\\b\"c'" in sql
+    assert '"select"' in sql and "t_group" in sql
+    run = lhrule.score(rb, data, as_of="2024-06-30")
+    shop = run.to_json()["shops"][0]["indicators"]["drop"]
+    assert (shop["numerator"], shop["denominator"]) == (3, 4)  # o1, o2 and o3 match; o4 has a trailing space
+    assert shop["label"] == "'; DELETE FROM t_shops; --"
+    assert run.con.execute("SELECT COUNT(*) FROM t_group").fetchone()[0] == 4
+    assert run.con.execute("SELECT COUNT(*) FROM t_shops").fetchone()[0] == 1
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in data.iterdir()} == before

@@ -88,8 +88,9 @@ def _guarded(work, data: Path):
         typer.echo(f"lhrule: {exc}", err=True)
         raise typer.Exit(1) from None
     except duckdb.Error as exc:
-        message = str(exc).splitlines()[0]
-        typer.echo(f"lhrule: the dataset {data} could not be read: {message}", err=True)
+        from lhrule.engine.dataset import describe_read_error
+
+        typer.echo(f"lhrule: {describe_read_error(str(exc), data)}", err=True)
         raise typer.Exit(1) from None
 
 

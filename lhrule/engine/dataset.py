@@ -112,7 +112,7 @@ def _utf8(path: Path, data: Dataset) -> Path:
     with path.open("r", encoding="gbk", newline="") as src, copy.open("w", encoding="utf-8", newline="") as dst:
         while chunk := src.read(1 << 20):
             dst.write(chunk)
-    data.originals[str(copy)] = str(path)
+    data.originals[str(copy)] = _ORIGINALS[str(copy)] = str(path)
     return copy
 
 
@@ -135,10 +135,64 @@ def _reader(files: list[Path]) -> str:
     if len(kinds) > 1:
         raise DatasetError(f"{files[0].parent} mixes file formats; keep one format per table")
     reader = kinds.pop()
+    if reader == "read_csv":
+        headers = [_csv_header(f) for f in files]
+        if all(h and len(set(h)) == len(h) for h in headers):
+            if len({tuple(h) for h in headers}) == 1:
+                return _csv(files, headers[0])
+            return "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM {_csv([f], h)}" for f, h in zip(files, headers)) \
+                + ")"
     paths = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
     options = {"read_parquet": "union_by_name = true", "read_csv": "header = true, all_varchar = true",
                "read_json": "format = 'newline_delimited'"}[reader]
     return f"{reader}({paths}, {options})"
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file's first line (the file is UTF-8 by now)."""
+    import csv
+
+    with path.open("r", encoding="utf-8-sig", newline="") as f:
+        return next(csv.reader(f), [])
+
+
+def _csv(files: list[Path], header: list[str]) -> str:
+    """CSV read as written, not guessed: comma-separated, `"` quotes, every column text. A
+    row with more or fewer fields than the header is an error that names its line (DuckDB's
+    dialect sniffing would read such a file as one column, or skip the row)."""
+    paths = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
+    columns = ", ".join(f"{_quote(c)}: 'VARCHAR'" for c in header)
+    return (f"read_csv({paths}, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+            f"columns = {{{columns}}})")
+
+
+def describe_read_error(message: str, data: Path) -> str:
+    """DuckDB's error on reading a file, said for the user: the file, the line, what to do."""
+    import re
+
+    def found(pattern: str) -> str | None:
+        m = re.search(pattern, message)
+        return m.group(1).strip() if m else None
+
+    line, path = found(r"CSV Error on Line: (\d+)"), found(r"\n\s*file = (.*)")
+    if line and path:
+        path = _ORIGINALS.get(path, path)
+        counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+        row = found(r"Original Line: (.*)")
+        if counts and row is not None:
+            return (f"{path} line {line} has {counts.group(2)} fields, the header {counts.group(1)}: {row!r}; "
+                    f"fix the row (a field holding a comma is quoted: \"a,b\")")
+        return f"{path} line {line} cannot be read: {message.splitlines()[0]}"
+    first = message.splitlines()[0]
+    path = found(r"No magic bytes found at end of file '([^']*)'")
+    if path:
+        first = first.split("Error: ", 1)[-1]
+        return (f"the dataset {data} could not be read: {path} is not a whole Parquet file (it may be truncated "
+                f"or still being written): {first}")
+    return f"the dataset {data} could not be read: {first}"
+
+
+_ORIGINALS: dict[str, str] = {}  # a transcoded copy -> the user's file, for messages
 
 
 def _quote(text: str) -> str:

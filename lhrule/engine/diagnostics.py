@@ -33,6 +33,7 @@ Severity = Literal["error", "warning"]
 CODES: dict[str, tuple[str, str]] = {
     "E001": ("syntax error", "indicator x { window last }  # a window needs a length"),
     "E002": ("bad literal or character", 'param d = 2024-13-01  # there is no 13th month'),
+    "E003": ("nested too deeply", "where a = 1 or a = 2 or … (hundreds of times)"),
     "E010": ("unknown name", "where respons_limit > 3m  # did you mean response_limit?"),
     "E011": ("duplicate definition", "two `indicator x` without effective ranges"),
     "E012": ("unknown table", "over consultation  # did you mean consultations?"),
@@ -125,6 +126,9 @@ def did_you_mean(name: str, candidates) -> str | None:
     return f"did you mean `{found}`?" if found else None
 
 
+LINE_SHOWN = 160  # characters of a source line shown under a diagnostic
+
+
 def render(diag: Diagnostic, sources: dict[str, str]) -> str:
     """file:line:col: error[E013]: message, then the source line with a caret underline."""
     sp = diag.span
@@ -135,10 +139,14 @@ def render(diag: Diagnostic, sources: dict[str, str]) -> str:
         if 1 <= sp.line <= len(lines):
             src = lines[sp.line - 1]
             gutter = f"{sp.line:>4} | "
-            out.append(gutter + src)
+            # A very long line is shown around the column, cut with … on the sides.
+            start = max(0, min(sp.column - 1 - LINE_SHOWN // 4, len(src) - LINE_SHOWN)) if len(src) > LINE_SHOWN else 0
+            head, tail = ("…" if start else ""), ("…" if start + LINE_SHOWN < len(src) else "")
+            out.append(gutter + head + src[start:start + LINE_SHOWN] + tail)
             end = sp.end_column if sp.end_line == sp.line else len(src) + 1
+            end = min(end, start + LINE_SHOWN + 1)
             width = max(1, end - sp.column)
-            pad = _display_width(src[: sp.column - 1])
+            pad = len(head) + _display_width(src[start: sp.column - 1])
             carets = _display_width(src[sp.column - 1: sp.column - 1 + width]) or 1
             out.append(" " * (len(gutter) - 2) + "| " + " " * pad + "^" * carets)
     for note in diag.notes:

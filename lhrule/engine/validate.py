@@ -18,6 +18,9 @@ from lhrule.engine import ir
 from lhrule.engine.dataset import SQL_TYPES, Dataset, raw_reader
 
 SAMPLES = 5
+# The years an event's time may fall in. A time outside them parses (0001-01-01, 2999-…) but
+# is a typo or a placeholder, and would silently fall outside every window.
+YEARS = (1970, 2199)
 
 
 @dataclass
@@ -85,6 +88,10 @@ def _checks(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, source_types: 
             if c.type.name == "number" and source_types[c.name] in ("DOUBLE", "FLOAT"):
                 bad = f"({bad} OR isnan({raw}) OR isinf({raw}))"
             checks.append((c.name, f"not a {c.type.name if c.type.name != 'number' else 'finite number'}", bad, raw))
+        if c.type.name in ("timestamp", "date"):  # a real time, but not one an event can have
+            parsed = f"TRY_CAST({raw} AS {'TIMESTAMPTZ' if text else SQL_TYPES[c.type.name]})"
+            checks.append((c.name, f"outside the years {YEARS[0]} to {YEARS[1]}",
+                           f"(year({parsed}) NOT BETWEEN {YEARS[0]} AND {YEARS[1]})", raw))
         if c.type.name == "enum":
             values = ", ".join(_lit(v) for v in c.type.values)
             checks.append((c.name, f"not one of {', '.join(c.type.values)}",

@@ -11,7 +11,7 @@ import functools
 import re
 from pathlib import Path as FsPath
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from lhrule.engine.diagnostics import Diagnostic, Reporter, Span
@@ -21,6 +21,9 @@ DECL_KEYWORDS = ("rulebook", "include", "entity", "table", "param", "dimension",
                  "exclusion", "bands", "score", "grade", "action", "revise", "retire", "test")
 _DECL_START = re.compile(r"^(%s)\b" % "|".join(DECL_KEYWORDS))
 _MAX_SYNTAX_ERRORS = 20
+# Levels of the syntax tree a file may nest (a declaration and its statements take about 5).
+MAX_DEPTH = 100
+_STATEMENT_DEPTH = 4  # start > declaration > body > statement: where a deep one is reported
 
 
 @functools.cache
@@ -47,6 +50,8 @@ def parse(source: str, path: str) -> tuple[ast.File | None, list[Diagnostic]]:
             continue
         if reporter.has_errors:
             break
+        if _too_deep(tree, path, reporter):
+            break
         try:
             decls = _Builder(path, reporter).transform(tree)
         except VisitError as exc:  # a builder bug must surface as itself, not as a user error
@@ -55,6 +60,27 @@ def parse(source: str, path: str) -> tuple[ast.File | None, list[Diagnostic]]:
             break
         return ast.File(path=path, source=source, decls=tuple(decls), comments=_comments(source)), reporter.sorted()
     return None, reporter.sorted()
+
+
+def _too_deep(tree, path: str, reporter: Reporter) -> bool:
+    """An expression nested past MAX_DEPTH (a chain of hundreds of `and`s, say) is reported
+    where it starts: every later stage walks expressions recursively, and Python's stack
+    is finite. Walked here with a stack of our own."""
+    stack = [(tree, 1, tree)]
+    while stack:
+        node, depth, statement = stack.pop()
+        if depth == _STATEMENT_DEPTH:
+            statement = node
+        if depth > MAX_DEPTH:
+            meta = getattr(statement, "meta", None)
+            line, col = (meta.line, meta.column) if meta is not None and not meta.empty else (1, 1)
+            span = Span(file=path, line=line, column=col, end_line=line, end_column=col + 1)
+            reporter.error("E003", f"an expression here is nested more than {MAX_DEPTH} levels deep", span,
+                           suggestion="split it: name its parts as params or separate indicators, or use "
+                                      "`in {a, b, c}` for a long chain of `or`s")
+            return True
+        stack.extend((child, depth + 1, statement) for child in node.children if isinstance(child, Tree))
+    return False
 
 
 # Strings cannot span lines and `#` only starts a comment outside a string, so one regular

@@ -1,0 +1,210 @@
+"""Hostile data, as a user meets it: each class of bad input in `lhrule score`, with the exact
+report and exit code; and what lhrule accepts, with the exact values it computes. The
+catalogue in docs/robustness.md names these tests.
+
+The rulebook is test_dataset's: shops, and orders with a rate of pickups within 24 hours of
+payment over the last 30 days, scored as of 2024-06-30 (window [05-31 00:00, 06-30 00:00)).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from lhrule.cli.main import app
+from test_dataset import ORDERS, RULEBOOK, SHOPS
+
+HEADER = ORDERS.splitlines()[0]
+GOOD_ROW = "o1,s1,2024-06-10 10:00:00,2024-06-10 12:00:00,normal,10.50"
+
+
+def _folder(tmp_path: Path, orders: str | None = ORDERS, shops: str = SHOPS) -> Path:
+    (tmp_path / "lhrule.toml").write_text("", encoding="utf-8")
+    (tmp_path / "mini.rule").write_text(RULEBOOK, encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "shops.csv").write_text(shops, encoding="utf-8")
+    if orders is not None:
+        (data / "orders.csv").write_text(orders, encoding="utf-8")
+    return data
+
+
+def _parquet(data: Path, **columns) -> None:
+    """orders.parquet instead of orders.csv: two rows, with `columns` replacing the defaults."""
+    (data / "orders.csv").unlink()
+    table = {"order_id": ["o1", "o2"], "shop_id": ["s1", "s1"],
+             "paid_at": [dt.datetime(2024, 6, 10, 10), dt.datetime(2024, 6, 10, 11)],
+             "picked_up_at": pa.array([None, None], pa.timestamp("us")), "kind": ["normal", "normal"],
+             "amount": [1.0, 2.0], **columns}
+    pq.write_table(pa.table(table), data / "orders.parquet")
+
+
+def _score(tmp_path: Path, *extra: str):
+    return CliRunner().invoke(app, ["score", "mini.rule", "--data", "data", "--as-of", "2024-06-30",
+                                    "--format", "json", *extra])
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+# name: (orders.csv text, or a function preparing the data folder; the report's lines)
+REFUSED = {
+    "missing column": (
+        f"order_id,shop_id,paid_at,kind\no1,s1,2024-06-10 10:00:00,normal\n",
+        ["lhrule: data/orders.csv: table orders has no column amount"]),
+    "empty file": (
+        "",
+        ["lhrule: data/orders.csv: table orders has no column order_id, shop_id, paid_at, kind, amount"]),
+    "row with too few fields": (
+        f"{HEADER}\n{GOOD_ROW}\no2,s1,2024-06-10 10:00:00,,normal\n",
+        ["lhrule: data/orders.csv line 3 has 5 fields, the header 6: 'o2,s1,2024-06-10 10:00:00,,normal'; "
+         "fix the row (a field holding a comma is quoted: \"a,b\")"]),
+    "row with too many fields": (
+        f"{HEADER}\n{GOOD_ROW},x\n",
+        ["lhrule: data/orders.csv line 2 has 7 fields, the header 6: "
+         "'o1,s1,2024-06-10 10:00:00,2024-06-10 12:00:00,normal,10.50,x'; "
+         "fix the row (a field holding a comma is quoted: \"a,b\")"]),
+    "unparseable timestamp": (
+        f"{HEADER}\no1,s1,10/06/2024 10:00,,normal,1\n",
+        ["  orders.paid_at: 1 row not a timestamp (YYYY-MM-DD HH:MM[:SS][+08:00]): orders.csv row 1 "
+         "('10/06/2024 10:00')"]),
+    "impossible dates and times": (
+        f"{HEADER}\no1,s1,2024-02-30 10:00:00,,normal,1\no2,s1,2024-06-10 24:00:01,,normal,1\n",
+        ["  orders.paid_at: 2 rows not a timestamp (YYYY-MM-DD HH:MM[:SS][+08:00]): orders.csv row 1 "
+         "('2024-02-30 10:00:00'), orders.csv row 2 ('2024-06-10 24:00:01')"]),
+    "implausible years": (
+        f"{HEADER}\no1,s1,0001-01-01 00:00:00,,normal,1\no2,s1,2999-01-01 00:00:00,,normal,1\n"
+        f"o3,s1,99999-01-01 00:00:00,,normal,1\n{GOOD_ROW.replace('o1', 'o4')}\n",
+        ["  orders.paid_at: 3 rows outside the years 1970 to 2199: orders.csv row 1 ('0001-01-01 00:00:00'), "
+         "orders.csv row 2 ('2999-01-01 00:00:00'), orders.csv row 3 ('99999-01-01 00:00:00')"]),
+    "NULL where required": (
+        f"{HEADER}\no1,,2024-06-10 10:00:00,,normal,1\n",
+        ["  orders.shop_id: 1 row missing a required value: orders.csv row 1"]),
+    "duplicate ids": (
+        f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW}\n",
+        ["  orders.order_id: 2 rows a duplicate id: orders.csv row 1 ('o1'), orders.csv row 2 ('o1')"]),
+    "NaN and infinity in a CSV decimal": (
+        f"{HEADER}\no1,s1,2024-06-10 10:00:00,,normal,NaN\no2,s1,2024-06-10 10:00:00,,normal,-Infinity\n",
+        ["  orders.amount: 2 rows not a finite number: orders.csv row 1 ('NaN'), orders.csv row 2 ('-Infinity')"]),
+    "NaN and infinity in a Parquet double": (
+        lambda data: _parquet(data, amount=[float("nan"), float("inf")]),
+        ["  orders.amount: 2 rows not a finite number: orders.parquet row 1 ('nan'), orders.parquet row 2 ('inf')"]),
+    "wrong type in Parquet (epoch seconds for a timestamp)": (
+        lambda data: _parquet(data, paid_at=[1718000000, 1718000001]),
+        ["  orders.paid_at: 2 rows not a timestamp: orders.parquet row 1 ('1718000000'), "
+         "orders.parquet row 2 ('1718000001')"]),
+    "enum value outside its set": (
+        f"{HEADER}\no1,s1,2024-06-10 10:00:00,,refund,1\n",
+        ["  orders.kind: 1 row not one of normal, presale: orders.csv row 1 ('refund')"]),
+    "orphan": (
+        f"{HEADER}\no1,s9,2024-06-10 10:00:00,,normal,1\n",
+        ["  orders.shop_id: 1 row pointing at no row of shops: orders.csv row 1 ('s9')"]),
+    "truncated Parquet file": (
+        lambda data: (_parquet(data), _truncate(data / "orders.parquet")),
+        ["lhrule: the dataset data could not be read: data/orders.parquet is not a whole Parquet file "
+         "(it may be truncated or still being written): No magic bytes found at end of file "
+         "'data/orders.parquet'"]),
+    "CSV in neither UTF-8 nor GBK (UTF-16)": (
+        lambda data: (data / "orders.csv").write_bytes(ORDERS.encode("utf-16")),
+        ["lhrule: data/orders.csv is neither UTF-8 nor GBK text: save it as UTF-8"]),
+    "missing table": (
+        None,
+        ["lhrule: the dataset data has no table orders: expected NAME.parquet, NAME.csv, NAME.jsonl or a "
+         "folder NAME/ for each"]),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=list(REFUSED))
+def test_bad_data_is_refused_with_the_place_and_exit_1(case, tmp_path, monkeypatch):
+    orders, report = REFUSED[case]
+    data = _folder(tmp_path, orders if isinstance(orders, str) else ORDERS if orders else None)
+    if callable(orders):
+        orders(data)
+    monkeypatch.chdir(tmp_path)
+    result = _score(tmp_path)
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    for line in report:
+        assert line in lines, result.output
+    assert "Traceback" not in result.output
+
+
+ROW_LEVEL = [c for c, (_, report) in REFUSED.items() if report[0].startswith("  ")]
+
+
+@pytest.mark.parametrize("case", ROW_LEVEL)
+def test_quarantine_loses_no_row(case, tmp_path, monkeypatch):
+    """Each row-level problem, quarantined: rows read = rows scored + rows set aside."""
+    import lhrule
+
+    orders, _ = REFUSED[case]
+    data = _folder(tmp_path, orders if isinstance(orders, str) else ORDERS)
+    if callable(orders):
+        orders(data)
+    monkeypatch.chdir(tmp_path)
+    run = lhrule.score("mini.rule", "data", as_of="2024-06-30", on_bad_rows="quarantine", quarantine="q")
+    read = run.validation.rows["orders"]
+    aside = run.stamp["quarantined"].get("orders", 0)
+    kept = run.con.execute("SELECT COUNT(*) FROM t_orders").fetchone()[0]
+    assert aside > 0 and read == kept + aside
+    written = (tmp_path / "q" / "orders.csv").read_text(encoding="utf-8").splitlines()
+    assert len(written) == aside + 1  # the header, then one line per row set aside
+
+
+def _pickup(result) -> dict:
+    assert result.exit_code == 0, result.output
+    return {s["shop_id"]: s["indicators"]["pickup"] for s in json.loads(result.output)["shops"]}
+
+
+def test_time_zone_offsets_are_converted_to_the_rulebook_zone(tmp_path, monkeypatch):
+    # Asia/Shanghai is UTC+8. Each order is paid at 2024-06-10 10:00 local time, written three
+    # ways; picked up exactly 24 h later (in), 24 h + 1 s later (out), exactly 24 h later (in).
+    _folder(tmp_path, f"{HEADER}\n"
+                      "o1,s1,2024-06-10T10:00:00+08:00,2024-06-11 10:00:00,normal,1\n"
+                      "o2,s1,2024-06-10T02:00:00Z,2024-06-11 10:00:01,normal,1\n"
+                      "o3,s1,2024-06-09 21:00:00-05:00,2024-06-11T02:00:00+00:00,normal,1\n")
+    monkeypatch.chdir(tmp_path)
+    s1 = _pickup(_score(tmp_path))["s1"]
+    assert (s1["numerator"], s1["denominator"], s1["value"]) == (2, 3, "0.6667")
+
+
+def test_events_after_the_as_of_date_and_at_the_window_ends(tmp_path, monkeypatch):
+    # The window, the last 30 days, is [05-31 00:00, 06-30 00:00): T itself and later are out.
+    _folder(tmp_path, f"{HEADER}\n"
+                      "o1,s1,2024-06-30 00:00:00,2024-06-30 01:00:00,normal,1\n"
+                      "o2,s1,2024-06-29 23:59:59,,normal,1\n"
+                      "o3,s1,2024-07-15 10:00:00,2024-07-15 11:00:00,normal,1\n"
+                      "o4,s1,2024-05-31 00:00:00,2024-05-31 01:00:00,normal,1\n"
+                      "o5,s1,2024-05-30 23:59:59,2024-05-31 01:00:00,normal,1\n")
+    monkeypatch.chdir(tmp_path)
+    s1 = _pickup(_score(tmp_path))["s1"]
+    assert (s1["numerator"], s1["denominator"]) == (1, 2)  # o4 in time, o2 never picked up
+
+
+def test_empty_tables_score_with_no_events(tmp_path, monkeypatch):
+    _folder(tmp_path, f"{HEADER}\n")
+    monkeypatch.chdir(tmp_path)
+    shops = _pickup(_score(tmp_path))
+    assert {k: (v["assessed"], v["denominator"], v.get("reason")) for k, v in shops.items()} == {
+        "s1": (False, 0, "no events in the window"), "s2": (False, 0, "no events in the window")}
+
+
+def test_an_empty_entity_table_scores_no_shop(tmp_path, monkeypatch):
+    _folder(tmp_path, f"{HEADER}\n", shops="shop_id,main_category\n")
+    monkeypatch.chdir(tmp_path)
+    result = _score(tmp_path)
+    assert result.exit_code == 0 and json.loads(result.output)["shops"] == []
+
+
+def test_columns_the_rulebook_does_not_declare_are_ignored(tmp_path, monkeypatch):
+    _folder(tmp_path, f"{HEADER},note\n{GOOD_ROW},\"a, b\"\n")
+    monkeypatch.chdir(tmp_path)
+    s1 = _pickup(_score(tmp_path))["s1"]
+    assert (s1["numerator"], s1["denominator"]) == (1, 1)
