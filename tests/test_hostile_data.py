@@ -208,3 +208,47 @@ def test_columns_the_rulebook_does_not_declare_are_ignored(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     s1 = _pickup(_score(tmp_path))["s1"]
     assert (s1["numerator"], s1["denominator"]) == (1, 1)
+
+
+# ------------------------------------------------------------------------------- limits
+
+LIGHTHOUSE = ["score", "rulebooks/taobao/lighthouse.rule", "--data", "examples/data", "--as-of", "2024-06-30",
+              "--format", "csv"]
+
+
+def test_duckdb_out_of_memory_is_a_message_with_what_to_do(at_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("LHRULE_MEMORY_LIMIT", "5MB")
+    monkeypatch.setenv("LHRULE_TEMP_DIR", str(tmp_path / "spill"))
+    result = CliRunner().invoke(app, LIGHTHOUSE)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("lhrule: out of memory: ")
+    assert (f"Let DuckDB use more with LHRULE_MEMORY_LIMIT (now 5MB), score fewer days at a time, or free disk in "
+            f"{tmp_path / 'spill'}, where it spills (LHRULE_TEMP_DIR moves it)") in result.output
+
+
+def test_a_small_memory_limit_spills_to_the_temp_folder_and_scores_the_same(at_root, monkeypatch, tmp_path):
+    plain = CliRunner().invoke(app, LIGHTHOUSE)
+    monkeypatch.setenv("LHRULE_MEMORY_LIMIT", "64MB")
+    monkeypatch.setenv("LHRULE_TEMP_DIR", str(tmp_path / "spill"))
+    limited = CliRunner().invoke(app, LIGHTHOUSE)
+    assert plain.exit_code == limited.exit_code == 0 and limited.output == plain.output
+
+
+def test_a_bad_memory_limit_is_refused(at_root, monkeypatch):
+    monkeypatch.setenv("LHRULE_MEMORY_LIMIT", "lots")
+    result = CliRunner().invoke(app, LIGHTHOUSE)
+    assert result.exit_code == 1
+    assert "lhrule: LHRULE_MEMORY_LIMIT must be a size such as 8GB or 512MB, not 'lots'" in result.output
+
+
+def test_results_that_would_not_fit_in_memory_are_refused_before_the_work(at_root, monkeypatch):
+    import lhrule.api
+
+    # 130 shops × 30 days × (11 indicators in force + 1) × 4,000 bytes = 187 MB, against 100 MB free;
+    # a day takes 6.24 MB, so 16 days fit
+    monkeypatch.setattr(lhrule.api, "available_memory", lambda: 100 * 2**20)
+    result = CliRunner().invoke(app, ["score", "rulebooks/taobao/lighthouse.rule", "--data", "examples/data",
+                                      "--from", "2024-06-01", "--to", "2024-06-30", "--format", "csv"])
+    assert result.exit_code == 1, result.output
+    assert ("lhrule: 130 shops × 30 days would need about 0.2 GiB for their results, and 0.1 GiB is free: "
+            "score at most 16 days at a time (--from/--to), or fewer shops (--shop)") in result.output

@@ -26,6 +26,10 @@ class DatasetError(Exception):
     """A problem with the data a user gave: the message names the table and file."""
 
 
+class TooLarge(DatasetError):
+    """The work asked for would not fit in this machine's memory: refused before it starts."""
+
+
 @dataclass
 class Dataset:
     folder: Path | None
@@ -41,7 +45,35 @@ def connect(rb: ir.Rulebook):
     con = duckdb.connect()
     # Only used to read offset-less text timestamps as local time while loading.
     con.execute(f"SET TimeZone = '{_zone(rb.timezone)}'")
+    limit = memory_limit()
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")
+    # Past its memory limit DuckDB spills to disk; by default into ./.tmp of wherever lhrule
+    # runs. Spill into the system's temporary folder (or LHRULE_TEMP_DIR) instead.
+    con.execute(f"SET temp_directory = {_quote(str(spill_folder()))}")
     return con
+
+
+_SIZE = r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+
+
+def memory_limit() -> str | None:
+    """LHRULE_MEMORY_LIMIT (such as 8GB), the memory DuckDB may use; DuckDB's own default is
+    80% of the machine's."""
+    import os
+    import re
+
+    text = os.environ.get("LHRULE_MEMORY_LIMIT", "").strip()
+    if text and not re.match(_SIZE, text):
+        raise DatasetError(f"LHRULE_MEMORY_LIMIT must be a size such as 8GB or 512MB, not {text!r}")
+    return text or None
+
+
+def spill_folder() -> Path:
+    import os
+    import tempfile
+
+    return Path(os.environ.get("LHRULE_TEMP_DIR") or Path(tempfile.gettempdir()) / "lhrule-spill")
 
 
 def _zone(name: str) -> str:
@@ -184,6 +216,10 @@ def describe_read_error(message: str, data: Path) -> str:
                     f"fix the row (a field holding a comma is quoted: \"a,b\")")
         return f"{path} line {line} cannot be read: {message.splitlines()[0]}"
     first = message.splitlines()[0]
+    if first.startswith("Out of Memory Error"):
+        return (f"out of memory: {first.split('Error: ', 1)[-1]}. Let DuckDB use more with LHRULE_MEMORY_LIMIT "
+                f"(now {memory_limit() or '80% of this machine'}), score fewer days at a time, or free disk "
+                f"in {spill_folder()}, where it spills (LHRULE_TEMP_DIR moves it)")
     path = found(r"No magic bytes found at end of file '([^']*)'")
     if path:
         first = first.split("Error: ", 1)[-1]
