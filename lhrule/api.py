@@ -41,6 +41,19 @@ def load(path: str | Path) -> Rulebook:
     return Rulebook(result.rulebook, path, result.sources)
 
 
+class NotRunnable(ValueError):
+    """A rulebook that compiles but cannot be scored: a library of declarations."""
+
+
+def runnable(rb: Rulebook) -> None:
+    """Raise NotRunnable unless the rulebook has an entity table and indicators to score."""
+    if rb.ir.entity is None:
+        raise NotRunnable(f"{rb.path} declares no entity table to score (include the standard schema?)")
+    if not rb.ir.indicators:
+        raise NotRunnable(f"{rb.path} declares no indicators: it is a library of declarations, not a rulebook "
+                          f"to run")
+
+
 def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
@@ -95,6 +108,7 @@ def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=N
     from lhrule.engine.score import score as run
 
     rb = rulebook if isinstance(rulebook, Rulebook) else load(rulebook)
+    runnable(rb)
     if start is not None or end is not None:
         days = days_between(_date(start or end), _date(end or start))
     else:
@@ -205,6 +219,8 @@ def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Pat
 
     a = old if isinstance(old, Rulebook) else load(old)
     b = new if isinstance(new, Rulebook) else load(new)
+    runnable(a)
+    runnable(b)
     day = _date(as_of)
     side_a = Side(a.ir, _date(old_rules_as_of) if old_rules_as_of else None)
     side_b = Side(b.ir, _date(new_rules_as_of) if new_rules_as_of else None)

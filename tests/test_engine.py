@@ -160,3 +160,10 @@ def test_indicators_with_one_key_counted_together_give_their_own_counts(at_root,
             assert sorted(fused[ind.name], key=key) == sorted(expected, key=key), ind.name
             assert len(expected) > 100 and any(r["rows"] for r in expected)
         assert sum(r["x_bot_first"] for r in fused["reply_rate"]) > 0
+
+
+def test_the_api_refuses_to_score_a_library(at_root):
+    from lhrule.api import NotRunnable
+
+    with pytest.raises(NotRunnable, match=r"rulebooks/common/events.rule declares no indicators: it is a library"):
+        lhrule.score("rulebooks/common/events.rule", EXAMPLE, as_of="2024-06-30")

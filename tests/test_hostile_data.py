@@ -163,6 +163,18 @@ def _pickup(result) -> dict:
     return {s["shop_id"]: s["indicators"]["pickup"] for s in json.loads(result.output)["shops"]}
 
 
+def test_a_negative_duration_is_a_bad_row(tmp_path, monkeypatch):
+    # A column of type duration holds microseconds; a time taken cannot be below zero. (Two
+    # timestamps in the wrong order, picked up before paid, are each valid: see docs/robustness.md.)
+    _folder(tmp_path, f"{HEADER},handling\n{GOOD_ROW},180000000\n{GOOD_ROW.replace('o1', 'o2')},-1\n")
+    (tmp_path / "mini.rule").write_text(RULEBOOK.replace("  amount: decimal\n", "  amount: decimal\n"
+                                                         "  handling: duration?\n"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = _score(tmp_path)
+    assert result.exit_code == 1
+    assert "  orders.handling: 1 row a negative duration: orders.csv row 2 ('-1')" in result.output.splitlines()
+
+
 def test_time_zone_offsets_are_converted_to_the_rulebook_zone(tmp_path, monkeypatch):
     # Asia/Shanghai is UTC+8. Each order is paid at 2024-06-10 10:00 local time, written three
     # ways; picked up exactly 24 h later (in), 24 h + 1 s later (out), exactly 24 h later (in).

@@ -1,25 +1,36 @@
 """Hostile rulebooks: whatever the text, the compiler answers with diagnostics, never an
-exception, and whatever compiles formats to text that compiles to the same rules."""
+exception, and whatever compiles formats to text that compiles to the same rules.
+
+The inputs: random text, random edits of every rulebook in the repository (pieces of the
+language, full-width punctuation and Chinese inserted; characters, spans and whole tokens
+deleted, duplicated and swapped; truncations), deep nesting and very long files. The count
+tried is printed at the end of the run; `python tests/fuzz.py --examples N` runs longer.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-
+import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
 
-SEEDS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "rulebooks").rglob("*.rule"))] + \
-    [(ROOT / "tests" / "rulebooks" / "engine.rule").read_text(encoding="utf-8")]
+SEED_FILES = sorted((ROOT / "rulebooks").rglob("*.rule")) + [ROOT / "tests" / "rulebooks" / "engine.rule"]
+SEEDS = [p.read_text(encoding="utf-8") for p in SEED_FILES]
 PIECES = ["{", "}", "(", ")", '"', "#", "\n", " ", "..", "->", "%", "=", "<", ">=", "and", "or", "not", "in",
           "where", "rate", "window", "last", "days", "T-3", "0", "1.5", "99999999999999999999999", "-", "*", "/",
           "é", "\x00", "\t", "\r", "\u202e", "revise", "retire", "effective", "2024-02-30", "2024-01-01",
-          "by rank within", "top", "otherwise", "test", "expect", "include", '"../../../etc/passwd.rule"']
+          "by rank within", "top", "otherwise", "test", "expect", "include", '"../../../etc/passwd.rule"',
+          # full-width punctuation and Chinese, as typed with a Chinese input method
+          "，", "：", "（", "）", "“", "”", "；", "。", "【", "】", "　", "％", "＝", "＞", "≥", "旺旺回复率", "小时", "天"]
+TOKEN = re.compile(r"\s+|\w+|\S")
 
-# One edit: (kind, where, what) with where as a share of the text's length.
-edit = st.tuples(st.sampled_from(["insert", "delete", "copy"]), st.floats(0, 1), st.integers(0, 10_000))
+# One edit: (kind, where, what) with where as a share of the text's length (or token count).
+edit = st.tuples(st.sampled_from(["insert", "delete", "copy", "truncate", "drop token", "double token",
+                                  "swap tokens"]), st.floats(0, 1), st.integers(0, 10_000))
+TRIED = {"rulebook texts": 0}  # printed by conftest at the end of the run
 
 
 def mutate(text: str, edits) -> str:
@@ -29,24 +40,71 @@ def mutate(text: str, edits) -> str:
             text = text[:pos] + PIECES[what % len(PIECES)] + text[pos:]
         elif kind == "delete":
             text = text[:pos] + text[pos + 1 + what % 40:]
-        else:
+        elif kind == "copy":
             start = what % (len(text) + 1)
             text = text[:pos] + text[start:start + 1 + what % 80] + text[pos:]
+        elif kind == "truncate":
+            text = text[:pos]
+        else:
+            tokens = TOKEN.findall(text)
+            if len(tokens) < 2:
+                continue
+            i = min(int(where * len(tokens)), len(tokens) - 2)
+            if kind == "drop token":
+                del tokens[i]
+            elif kind == "double token":
+                tokens.insert(i, tokens[i])
+            else:
+                tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
+            text = "".join(tokens)
     return text
 
 
-@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(range(len(SEEDS))), st.lists(edit, min_size=1, max_size=6))
-def test_a_mangled_rulebook_gets_diagnostics_not_an_exception(seed, edits):
+def compiles_or_explains(text: str) -> None:
+    """The property: a clean compile, or errors that each name a place in the text; any
+    exception escaping is an internal error, and fails."""
     from lhrule.engine.compile import compile_text
     from lhrule.engine.diagnostics import render
 
-    text = mutate(SEEDS[seed], edits)
+    TRIED["rulebook texts"] += 1
     result = compile_text(text, "f.rule")
     assert result.ok or any(d.is_error for d in result.diagnostics)
     for d in result.diagnostics:
         assert d.span.line >= 1 and d.span.column >= 1
         render(d, {"f.rule": text})  # every diagnostic can be shown with its source line
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(range(len(SEEDS))), st.lists(edit, min_size=1, max_size=6))
+def test_a_mangled_rulebook_gets_diagnostics_not_an_exception(seed, edits):
+    compiles_or_explains(mutate(SEEDS[seed], edits))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=400))
+def test_random_text_gets_diagnostics_not_an_exception(text):
+    compiles_or_explains(text)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(PIECES), max_size=60))
+def test_random_pieces_of_the_language_get_diagnostics(pieces):
+    compiles_or_explains(" ".join(pieces))
+
+
+def test_deep_nesting_and_very_long_files():
+    seed = SEEDS[-1]
+    marker = "rate where"
+    assert marker in seed
+    for depth in (50, 150, 5000):
+        chain = " and ".join(["true"] * depth)
+        compiles_or_explains(seed.replace(marker, f"rate where {chain} and", 1))
+        compiles_or_explains(seed.replace(marker, "rate where " + "(" * depth + "true" + ")" * depth + " and", 1))
+        compiles_or_explains(seed.replace(marker, "rate where " + "not " * depth + "false and", 1))
+    long = "\n".join(SEEDS * 5)  # 40 rulebooks in one file: every name defined again
+    compiles_or_explains(long)
+    compiles_or_explains("#" * 1_000_000)
+    compiles_or_explains("indicator x {\n" * 2000)
 
 
 @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

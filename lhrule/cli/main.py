@@ -78,11 +78,14 @@ def compile_or_exit(path: Path, runnable: bool = True):
         raise typer.Exit(1)
     if not runnable:
         return Rulebook(result.rulebook, path, result.sources)
-    if result.rulebook.entity is None:
-        raise usage_error(f"{path} declares no entity table to score (include the standard schema?)")
-    if not result.rulebook.indicators:
-        raise usage_error(f"{path} declares no indicators: it is a library of declarations, not a rulebook to run")
-    return Rulebook(result.rulebook, path, result.sources)
+    from lhrule.api import NotRunnable, runnable
+
+    rb = Rulebook(result.rulebook, path, result.sources)
+    try:
+        runnable(rb)
+    except NotRunnable as exc:
+        raise usage_error(str(exc)) from None
+    return rb
 
 
 @app.command()

@@ -92,6 +92,8 @@ def _checks(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, source_types: 
             parsed = f"TRY_CAST({raw} AS {'TIMESTAMPTZ' if text else SQL_TYPES[c.type.name]})"
             checks.append((c.name, f"outside the years {YEARS[0]} to {YEARS[1]}",
                            f"(year({parsed}) NOT BETWEEN {YEARS[0]} AND {YEARS[1]})", raw))
+        if c.type.name == "duration":  # a time taken cannot be below zero
+            checks.append((c.name, "a negative duration", f"(TRY_CAST({raw} AS BIGINT) < 0)", raw))
         if c.type.name == "enum":
             values = ", ".join(_lit(v) for v in c.type.values)
             checks.append((c.name, f"not one of {', '.join(c.type.values)}",
