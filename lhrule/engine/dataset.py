@@ -45,6 +45,9 @@ def connect(rb: ir.Rulebook):
     con = duckdb.connect()
     # Only used to read offset-less text timestamps as local time while loading.
     con.execute(f"SET TimeZone = '{_zone(rb.timezone)}'")
+    # Every query of a run reads the same files: keep their Parquet footers (row-group
+    # statistics) instead of reading them again (explain on 100M events: 0.38 -> 0.31 s).
+    con.execute("SET parquet_metadata_cache = true")
     limit = memory_limit()
     if limit:
         con.execute(f"SET memory_limit = '{limit}'")
