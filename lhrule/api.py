@@ -123,6 +123,9 @@ def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=N
 # measured on basic-service (nine indicators), a 30-day range at 1M and 10M events takes
 # 34 KB more per shop-day than one day (benchmarks/RESULTS.md).
 BYTES_PER_SHOP_DAY_INDICATOR = 4_000
+# The share of free memory the results may take; the rest is DuckDB's (8 GB for one day of
+# 100M events) and the process's own.
+RESULTS_SHARE = 0.5
 
 
 def _fits(con, rb: Rulebook, days: list, shops: list[str] | None) -> None:
@@ -140,11 +143,12 @@ def _fits(con, rb: Rulebook, days: list, shops: list[str] | None) -> None:
     per_day = count * (max(len(plan_for(rb.ir, d).indicators) for d in (days[0], days[-1])) + 1) \
         * BYTES_PER_SHOP_DAY_INDICATOR
     need = per_day * len(days)
-    if need > available:
-        fit = max(1, available // max(1, per_day))
+    budget = int(available * RESULTS_SHARE)
+    if need > budget:
+        fit = max(1, budget // max(1, per_day))
         raise TooLarge(f"{count:,} shops × {len(days)} days would need about {need / 2**30:.1f} GiB for their "
-                       f"results, and {available / 2**30:.1f} GiB is free: score at most {fit} days at a time "
-                       f"(--from/--to), or fewer shops (--shop)")
+                       f"results, more than half of the {available / 2**30:.1f} GiB free (the rest is for "
+                       f"counting): score at most {fit} days at a time (--from/--to), or fewer shops (--shop)")
 
 
 def available_memory() -> int | None:
