@@ -107,6 +107,27 @@ def test_deep_nesting_and_very_long_files():
     compiles_or_explains("indicator x {\n" * 2000)
 
 
+def test_a_file_too_large_to_compile_is_refused_at_once(tmp_path):
+    """Parsing takes about 6 s and 140 MB per MB of rules: past 2 MB a file is refused."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from lhrule.cli.main import app
+    from lhrule.engine.compile import compile_text
+
+    huge = "# generated\n" * 300_000  # 3.4 MB
+    start = time.perf_counter()
+    result = compile_text(huge, "huge.rule")
+    assert [(d.code, d.message) for d in result.diagnostics] == [
+        ("E004", "huge.rule is 3.4 MB: a rulebook holds at most 2 MB")]
+    (tmp_path / "lhrule.toml").write_text("", encoding="utf-8")
+    (tmp_path / "huge.rule").write_text(huge, encoding="utf-8")
+    out = CliRunner().invoke(app, ["check", str(tmp_path / "huge.rule")])
+    assert out.exit_code == 1 and "error[E004]: " in out.output and "a rulebook file holds at most 2 MB" in out.output
+    assert time.perf_counter() - start < 5  # refused before parsing
+
+
 @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(range(len(SEEDS))), st.lists(edit, min_size=1, max_size=3))
 def test_what_compiles_formats_to_the_same_rules(seed, edits):

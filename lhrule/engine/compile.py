@@ -86,10 +86,15 @@ def compile_rulebook(path: Path, root: Path | None = None) -> Compiled:
 
 def compile_text(text: str, name: str = "<text>") -> Compiled:
     """Compile a rulebook held in a string (no includes); for tests and notebooks."""
+    from lhrule.engine.load import MAX_RULEBOOK_BYTES
     from lhrule.grammar.parser import parse
 
-    tree, diags = parse(text, name)
     reporter = Reporter()
+    if len(text.encode("utf-8")) > MAX_RULEBOOK_BYTES:
+        reporter.error("E004", f"{name} is {len(text.encode('utf-8')) / 2**20:.1f} MB: a rulebook holds at most "
+                       f"{MAX_RULEBOOK_BYTES // 2**20} MB", _file_span(name))
+        return Compiled(None, reporter.sorted(), {name: text})
+    tree, diags = parse(text, name)
     reporter.items.extend(diags)
     if tree is None:
         return Compiled(None, reporter.sorted(), {name: text})
