@@ -167,3 +167,41 @@ def test_the_api_refuses_to_score_a_library(at_root):
 
     with pytest.raises(NotRunnable, match=r"rulebooks/common/events.rule declares no indicators: it is a library"):
         lhrule.score("rulebooks/common/events.rule", EXAMPLE, as_of="2024-06-30")
+
+
+@pytest.mark.parametrize("path", ["rulebooks/taobao/lighthouse.rule", "rulebooks/tmall/basic-service.rule",
+                                  "rulebooks/examples/tour.rule", "tests/rulebooks/engine.rule"])
+def test_exists_as_a_semi_join_counts_what_exists_counts(path, at_root, monkeypatch):
+    """`exists … where a.k = <the row's> and …` runs as `IN (SELECT …)` (sql.Compiler._semi_join);
+    with EXISTS forced instead, every indicator's counts and every event's flags are the same,
+    on single days and on ranges (where `as_of` joins the key)."""
+    from lhrule.engine.dataset import connect, open_dataset
+    from lhrule.engine.plan import plan_for
+    from lhrule.engine.query import aggregate_query, flags_query
+    from lhrule.engine.sql import Compiler
+
+    rb = _tests_of(Path(path))
+    con = connect(rb)
+    open_dataset(con, EXAMPLE, rb)
+    plan = plan_for(rb, dt.date(2024, 6, 30))
+
+    def build() -> list[tuple[str, str]]:
+        queries = []
+        for days in ([dt.date(2024, 6, 30)], [dt.date(2024, 6, 30), dt.date(2024, 6, 20), dt.date(2024, 6, 11)]):
+            for ind in plan.indicators:
+                queries.append((aggregate_query(rb, plan, ind, days).sql("duckdb"), ind.name))
+                queries.append((flags_query(rb, plan, ind, days[:1], ["s000001", "s000002"], whole_table=True)
+                                .sql("duckdb"), ind.name))
+        return queries
+
+    semi = build()
+    with monkeypatch.context() as m:
+        m.setattr(Compiler, "_semi_join", lambda self, e: None)
+        plain = [q for q, _ in build()]
+    changed = 0
+    for (fast, name), slow in zip(semi, plain):
+        if fast != slow:
+            changed += 1
+            assert sorted(map(repr, con.execute(fast).fetchall())) == sorted(map(repr, con.execute(slow).fetchall())), name
+    if "lighthouse" in path or "basic-service" in path:
+        assert changed > 0

@@ -72,7 +72,8 @@ def _flags_select(rb: ir.Rulebook, plan: Plan, inds: list[tuple[ir.Indicator, st
     first = inds[0][0]
     rel = shop_relation(rb, first.table)
     as_of = cast(exp.null(), "DATE") if per_day else exp.column("as_of", DAYS)
-    ctx = Context(rb, first.table, ROW, as_of, plan.params, shop_rel=rel.relation)
+    ctx = Context(rb, first.table, ROW, as_of, plan.params, shop_rel=rel.relation,
+                  days=None if per_day else days_table(days))
     sql = Compiler(ctx)
     at = col(ROW, first.window.column)
     if rb.table(first.table).column(first.window.column).type.name == "date":

@@ -69,6 +69,7 @@ class Context:
     shop_rel: str | None = None  # the relation from the row to the entity (None: the row is the entity)
     joins: dict[tuple[str, tuple[str, ...]], tuple[str, str, exp.Expression]] = field(default_factory=dict)
     aliases: dict[str, tuple[str, str]] = field(default_factory=dict)  # exists alias -> (table, sql alias)
+    days: exp.Expression | None = None  # the as-of days the rows are judged on, when `as_of` is their column
 
     def join_for(self, base_alias: str, base_table: str, via: tuple[str, ...]) -> str:
         """The SQL alias of the row reached from `base_alias` through `via` relations."""
@@ -194,6 +195,9 @@ class Compiler:
         return exp.Not(this=test) if e.negated else test
 
     def _exists(self, e: ir.Exists) -> exp.Expression:
+        semi = self._semi_join(e)
+        if semi is not None:
+            return semi
         sql_alias = f"x_{e.alias}"
         sub = Context(self.ctx.rulebook, self.ctx.table, self.ctx.alias, self.ctx.as_of, self.ctx.params,
                       self.ctx.shop_rel, self.ctx.joins, {**self.ctx.aliases, e.alias: (e.table, sql_alias)})
@@ -205,6 +209,95 @@ class Compiler:
             select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left")
         found = exp.Exists(this=select.where(cond))
         return exp.Not(this=found) if e.negated else found
+
+
+    def _semi_join(self, e: ir.Exists) -> exp.Expression | None:
+        """`exists t a where a.k = <the row's> and <a's own conditions>` as `<the row's> IN (the
+        k of the rows of t that meet a's own conditions)`: DuckDB answers a correlated EXISTS by
+        joining every outer row, an IN by one hash table (纠纷退款率 at 10M events: 0.71 s
+        against 0.33 s). With `as_of` in a's conditions while the row's day is a column, the day
+        joins the key. None when the condition has no such form; EXISTS is kept then."""
+        parts = _conjuncts(e.cond)
+        key = next((p for p in parts if _key_equality(p, e.alias)), None)
+        if key is None:
+            return None
+        inner, outer = (key.left, key.right) if _is_own_column(key.left, e.alias) else (key.right, key.left)
+        rest = [p for p in parts if p is not key]
+        if not all(_only_inside(p, {e.alias}, self.ctx.params) for p in rest):
+            return None
+        uses_day = any(_reads(p, ir.AsOf) for p in rest) and isinstance(self.ctx.as_of, exp.Column)
+        if uses_day and self.ctx.days is None:
+            return None
+        sql_alias = f"s_{e.alias}"
+        day = exp.column("as_of", "sd") if uses_day else self.ctx.as_of
+        sub = Context(self.ctx.rulebook, e.table, sql_alias, day, self.ctx.params, None, {},
+                      {**self.ctx.aliases, e.alias: (e.table, sql_alias)}, self.ctx.days)
+        compile_ = Compiler(sub)
+        wanted = [exp.Not(this=exp.Is(this=compile_(inner), expression=exp.null())), *(compile_(p) for p in rest)]
+        keys = [compile_(inner)] + ([exp.column("as_of", "sd")] if uses_day else [])
+        select = exp.select(*keys).from_(exp.to_table(table_name(e.table)).as_(sql_alias, quoted=True))
+        for alias, target, on in sub.joins.values():
+            select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left")
+        if uses_day:
+            select = select.join(self.ctx.days.copy().as_("sd") if not isinstance(self.ctx.days, exp.Subquery)
+                                 else exp.Subquery(this=self.ctx.days.this.copy(), alias=exp.TableAlias(
+                                     this=exp.to_identifier("sd"))), join_type="cross")
+        row = self(outer)
+        this = exp.Tuple(expressions=[row, self.ctx.as_of.copy()]) if uses_day else row
+        found = exp.Coalesce(this=exp.In(this=this, query=select.where(exp.and_(*wanted)).subquery()),
+                             expressions=[exp.false()])
+        return exp.Not(this=exp.paren(found)) if e.negated else found
+
+
+def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
+    if isinstance(e, ir.Binary) and e.op == "and":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def _is_own_column(e: ir.Expr, alias: str) -> bool:
+    return isinstance(e, ir.ColumnRef) and e.alias == alias and not e.via
+
+
+def _key_equality(e: ir.Expr, alias: str) -> bool:
+    """`a.k = x` (or `x = a.k`) with x read from outside `a`: a key to join on."""
+    if not (isinstance(e, ir.Binary) and e.op == "="):
+        return False
+    for inner, outer in ((e.left, e.right), (e.right, e.left)):
+        if _is_own_column(inner, alias) and not _refs_alias(outer, alias) and not _reads(outer, ir.Exists):
+            return True
+    return False
+
+
+def _walk(node):
+    yield node
+    if isinstance(node, ir.Node):
+        for value in node.__dict__.values():
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, ir.Node):
+                    yield from _walk(item)
+
+
+def _reads(e: ir.Expr, kind: type) -> bool:
+    return any(isinstance(n, kind) for n in _walk(e))
+
+
+def _refs_alias(e: ir.Expr, alias: str) -> bool:
+    return any(isinstance(n, ir.ColumnRef) and n.alias == alias for n in _walk(e))
+
+
+def _only_inside(e: ir.Expr, aliases: set[str], params: dict) -> bool:
+    """Whether `e` reads nothing of the outer row: its columns are of `aliases` (or of an
+    `exists` nested in it), its params have no per-shop values, and it reads no result."""
+    inside = set(aliases) | {n.alias for n in _walk(e) if isinstance(n, ir.Exists)}
+    for n in _walk(e):
+        if isinstance(n, ir.ColumnRef) and n.alias not in inside:
+            return False
+        if isinstance(n, ir.ParamRef) and params[n.name].overrides:
+            return False
+        if isinstance(n, ir.ResultRef):
+            return False
+    return True
 
 
 def literal_sql(e: ir.Literal_) -> exp.Expression:
