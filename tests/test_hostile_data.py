@@ -57,7 +57,7 @@ def _truncate(path: Path) -> None:
 # name: (orders.csv text, or a function preparing the data folder; the report's lines)
 REFUSED = {
     "missing column": (
-        f"order_id,shop_id,paid_at,kind\no1,s1,2024-06-10 10:00:00,normal\n",
+        "order_id,shop_id,paid_at,kind\no1,s1,2024-06-10 10:00:00,normal\n",
         ["lhrule: data/orders.csv: table orders has no column amount"]),
     "empty file": (
         "",
