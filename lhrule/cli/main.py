@@ -63,7 +63,7 @@ def rule_files(paths: list[Path]) -> list[Path]:
 
 def compile_or_exit(path: Path, runnable: bool = True):
     """Compile a rulebook for a command that runs it; on errors print them and exit 1."""
-    from lhrule.api import Rulebook
+    from lhrule.api import NotRunnable, Rulebook, runnable as check_runnable
     from lhrule.engine.compile import compile_rulebook
     from lhrule.engine.diagnostics import render, summary
 
@@ -76,15 +76,12 @@ def compile_or_exit(path: Path, runnable: bool = True):
             typer.echo(render(d, result.sources) + "\n", err=True)
         typer.echo(f"{path}: {summary(errors)}; fix them and run again (lhrule check {path})", err=True)
         raise typer.Exit(1)
-    if not runnable:
-        return Rulebook(result.rulebook, path, result.sources)
-    from lhrule.api import NotRunnable, runnable
-
     rb = Rulebook(result.rulebook, path, result.sources)
-    try:
-        runnable(rb)
-    except NotRunnable as exc:
-        raise usage_error(str(exc)) from None
+    if runnable:
+        try:
+            check_runnable(rb)
+        except NotRunnable as exc:
+            raise usage_error(str(exc)) from None
     return rb
 
 

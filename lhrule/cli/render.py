@@ -53,24 +53,19 @@ def score_table(run) -> None:
     if len(results) < len(run.results):
         console.print(f"{len(run.results) - len(results):,} more shop-days not shown: --format csv or json "
                       f"prints them all")
-    grades = Counter(_grade(res) for res in run.results)
+    grades = Counter(res.main_grade for res in run.results)
     summary = ", ".join(f"{g if g is not None else 'no grade'}: {n}" for g, n in sorted(grades.items(), key=str))
     console.print(f"{len(run.results)} shop-days scored; {summary}; rulebook {run.stamp['rulebook_hash']}, "
                   f"data {run.stamp['dataset_fingerprint']}")
 
 
-def _grade(res):
-    level = next(iter(res.grades.values()), None)
-    return level.label if level else None
-
-
 def _lowest(results: list) -> list:
     """The TABLE_ROWS lowest primary scores (no score last), in the order of the results."""
-    def primary(res):
-        part = next(iter(res.scores.values()), None)
-        return (part is None or part.value is None, part.value if part and part.value is not None else 0)
+    def key(res):
+        value = res.main_score.value if res.main_score is not None else None
+        return value is None, value if value is not None else 0
 
-    chosen = {id(r) for r in sorted(results, key=primary)[:TABLE_ROWS]}
+    chosen = {id(r) for r in sorted(results, key=key)[:TABLE_ROWS]}
     return [r for r in results if id(r) in chosen]
 
 

@@ -183,7 +183,7 @@ def demo(
 def _sort_key(res):
     from fractions import Fraction
 
-    primary = next(iter(res.scores.values()), None)
+    primary = res.main_score
     if primary is not None and primary.value is not None:
         return primary.value
     values = [i.value for i in res.indicators.values() if i.assessed and i.value is not None]

@@ -156,9 +156,7 @@ class Comparison:
 
 
 def primary(res: ShopResult) -> tuple[Fraction | None, str | None]:
-    score_ = next(iter(res.scores.values()), None)
-    grade = next(iter(res.grades.values()), None)
-    return (score_.value if score_ else None), (grade.label if grade else None)
+    return (res.main_score.value if res.main_score else None), res.main_grade
 
 
 def compare(con, old: Side, new: Side, day: dt.date, attribute: bool = True,

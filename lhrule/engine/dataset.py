@@ -36,7 +36,6 @@ class Dataset:
     files: dict[str, list[Path]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     scratch: Path | None = None  # where transcoded copies live
-    originals: dict[str, str] = field(default_factory=dict)  # transcoded copy -> the user's file
 
 
 def connect(rb: ir.Rulebook):
@@ -147,7 +146,7 @@ def _utf8(path: Path, data: Dataset) -> Path:
     with path.open("r", encoding="gbk", newline="") as src, copy.open("w", encoding="utf-8", newline="") as dst:
         while chunk := src.read(1 << 20):
             dst.write(chunk)
-    data.originals[str(copy)] = _ORIGINALS[str(copy)] = str(path)
+    _ORIGINALS[str(copy)] = str(path)
     return copy
 
 
@@ -211,7 +210,7 @@ def describe_read_error(message: str, data: Path) -> str:
 
     line, path = found(r"CSV Error on Line: (\d+)"), found(r"\n\s*file = (.*)")
     if line and path:
-        path = _ORIGINALS.get(path, path)
+        path = user_file(path)
         counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
         row = found(r"Original Line: (.*)")
         if counts and row is not None:
@@ -232,6 +231,11 @@ def describe_read_error(message: str, data: Path) -> str:
 
 
 _ORIGINALS: dict[str, str] = {}  # a transcoded copy -> the user's file, for messages
+
+
+def user_file(path: str) -> str:
+    """The file a user gave, for a path lhrule read (a GBK file is read from a UTF-8 copy)."""
+    return _ORIGINALS.get(path, path)
 
 
 def _quote(text: str) -> str:

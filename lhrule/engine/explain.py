@@ -15,9 +15,9 @@ from fractions import Fraction
 
 from lhrule.engine import ir
 from lhrule.engine.plan import plan_for
-from lhrule.engine.query import conjuncts, exclusion_column, flags_query
+from lhrule.engine.query import exclusion_column, flags_query
 from lhrule.engine.score import IndicatorResult, PartResult, ShopResult, decimal_text, score
-from lhrule.engine.sql import MICROS
+from lhrule.engine.sql import MICROS, conjuncts
 
 VERDICTS = ("counted", "not_counted", "excluded", "duplicate", "filtered", "outside_window")
 

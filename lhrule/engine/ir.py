@@ -21,6 +21,18 @@ class Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built on first use: a cached compile needs no schema
 
 
+def walk(node):
+    """The node and every node below it (in its fields, and in tuples of them)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, Node):
+            continue
+        yield item
+        for value in item.__dict__.values():
+            stack.extend(value if isinstance(value, tuple) else (value,))
+
+
 class Type(Node):
     """number (counts, decimals, rates, percentages — all exact), duration, timestamp,
     date, time, string, id, enum (with its values), bool, list (`;`-separated names),

@@ -26,7 +26,8 @@ from sqlglot import exp
 
 from lhrule.engine import ir
 from lhrule.engine.plan import Plan
-from lhrule.engine.sql import (Compiler, Context, cast, coalesce_false, col, date_sql, day_offset, lit, table_name)
+from lhrule.engine.sql import (Compiler, Context, cast, coalesce_false, col, conjuncts, date_sql, day_offset, lit,
+                               reads, table_name)
 
 ROW = "e"
 DAYS = "d"
@@ -131,13 +132,6 @@ def _indicator_columns(plan: Plan, ind: ir.Indicator, sql: Compiler, in_window: 
     return columns
 
 
-def conjuncts(e: ir.Expr) -> list[ir.Expr]:
-    """`a and b and c` as [a, b, c]: each part is judged, and explained, on its own."""
-    if isinstance(e, ir.Binary) and e.op == "and":
-        return conjuncts(e.left) + conjuncts(e.right)
-    return [e]
-
-
 def _eligible(ind: ir.Indicator, exclusions, prefix: str = "") -> exp.Expression:
     """In the window, every `where` holds, and no exclusion applies."""
     passes = [exp.column(prefix + "in_window")] + \
@@ -166,15 +160,6 @@ def _count_if(cond: exp.Expression) -> exp.Expression:
     return exp.func("SUM", exp.Case(ifs=[exp.If(this=cond, true=lit(1))], default=lit(0)))
 
 
-def _reads_as_of(node) -> bool:
-    if isinstance(node, ir.AsOf):
-        return True
-    if isinstance(node, ir.Node):
-        return any(_reads_as_of(item) for value in node.__dict__.values()
-                   for item in (value if isinstance(value, tuple) else (value,)))
-    return False
-
-
 def slides(plan: Plan, ind: ir.Indicator, days: list[dt.date]) -> bool:
     """Whether a row's flags are the same for every as-of day, so the days of a range can be
     summed from per-day partial counts instead of judging each row once per day: nothing
@@ -183,7 +168,7 @@ def slides(plan: Plan, ind: ir.Indicator, days: list[dt.date]) -> bool:
     if len(days) < 2:
         return False
     parts = [*ind.filters, *ind.once_per, ind.measure] + [x.condition for x in plan.exclusions_of(ind.name)]
-    if any(_reads_as_of(p) for p in parts):
+    if any(reads(p, ir.AsOf) for p in parts):
         return False
     if not ind.once_per or ind.window.start_offset == ind.window.end_offset:
         return True

@@ -49,17 +49,15 @@ def shop_json(res: ShopResult, rb: ir.Rulebook, with_day: bool = False, statics:
     if with_day:
         out["as_of"] = res.as_of.isoformat()
     out["category"] = res.shop.get("main_category")
-    primary = next(iter(res.scores.values()), None)
+    primary = res.main_score
     out["score"] = decimal_text(primary.value, primary.decl.round or VALUE_DIGITS) if primary else None
-    grade = next(iter(res.grades.values()), None)
-    out["grade"] = grade.label if grade else None
+    out["grade"] = res.main_grade
     indicators = {}
     for name, r in res.indicators.items():
         ind = r.version
         static = statics.get(id(ind))
         if static is None or static[0] is not ind:
-            dims = statics.get("dimensions") or statics.setdefault("dimensions", _labels(rb))
-            static = statics[id(ind)] = (ind, ind.label or name, dims.get(ind.dimension, ind.dimension),
+            static = statics[id(ind)] = (ind, ind.label or name, _labels(rb).get(ind.dimension, ind.dimension),
                                          ind.round if ind.round is not None else VALUE_DIGITS,
                                          ind.value_type.name == "duration")
         _, label, dimension, digits, duration = static

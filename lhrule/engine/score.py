@@ -10,6 +10,7 @@ rate of exactly 40% must never read as 39.999…%.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable
@@ -78,6 +79,17 @@ class ShopResult:
     actions: dict[str, bool] = field(default_factory=dict)
     action_since: dict[str, dt.date] = field(default_factory=dict)
 
+    @property
+    def main_score(self) -> PartResult | None:
+        """The first score declared, the one `score` reports."""
+        return next(iter(self.scores.values()), None)
+
+    @property
+    def main_grade(self) -> str | None:
+        """The label of the first grade declared, the one `grade` reports."""
+        level = next(iter(self.grades.values()), None)
+        return level.label if level else None
+
 
 def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = None,
           peers: dict | None = None, plan_of: Callable[[dt.date], Plan] | None = None,
@@ -112,20 +124,8 @@ def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = N
 
 def _action_inputs(actions: tuple[ir.Action, ...]) -> set[str] | None:
     """The indicators the actions' conditions read, or None when they read more than that."""
-    refs: list[ir.ResultRef] = []
-
-    def walk(node) -> None:
-        if isinstance(node, ir.ResultRef):
-            refs.append(node)
-        elif isinstance(node, ir.Node):
-            for value in node.__dict__.values():
-                for item in value if isinstance(value, tuple) else (value,):
-                    walk(item)
-
-    for action in actions:
-        if action.until is not None:  # an action without `until` needs no history
-            walk(action.when)
-            walk(action.until)
+    refs = [n for action in actions if action.until is not None  # an action without `until` needs no history
+            for condition in (action.when, action.until) for n in ir.walk(condition) if isinstance(n, ir.ResultRef)]
     if any(r.of != "indicator" for r in refs):
         return None
     return {r.name for r in refs}
@@ -381,56 +381,46 @@ def _bound(e: ir.Expr, res: ShopResult) -> Fraction:
 
 
 # Memos by identity: hashing a frozen pydantic node walks all of it, which costs more than
-# the conversion it would save. Each entry keeps its node alive, so an id is never reused.
-_MEMO: dict[int, tuple[object, object]] = {}
+# the conversion it would save. Each entry keeps its nodes alive, so an id is never reused.
+_MEMO: dict[object, tuple[object, object]] = {}
 
 
-def _memo(node, make):
-    found = _MEMO.get(id(node))
-    if found is None or found[0] is not node:
+def _memo(key, keep, make):
+    """make(), once per key made of ids; `keep` holds the objects they name alive, so no other
+    object can take their ids while the entry stands."""
+    found = _MEMO.get(key)
+    if found is None:
         if len(_MEMO) > 100_000:
             _MEMO.clear()
-        found = _MEMO[id(node)] = (node, make(node))
+        found = _MEMO[key] = (keep, make())
     return found[1]
 
 
 def _fractions(weights: tuple[ir.Weight, ...]) -> tuple[tuple[str, Fraction], ...]:
-    return _memo(weights, lambda ws: tuple((w.name, Fraction(w.weight)) for w in ws))
+    return _memo(id(weights), weights, lambda: tuple((w.name, Fraction(w.weight)) for w in weights))
 
 
-_SHARES: dict[int, Fraction] = {}
-
-
+@functools.cache
 def _share(n: int) -> Fraction:
     """1/n, the weight of each of n parts weighted alike."""
-    found = _SHARES.get(n)
-    if found is None:
-        found = _SHARES[n] = Fraction(1, n)
-    return found
+    return Fraction(1, n)
 
 
 def _literal_fraction(e: ir.Literal_) -> Fraction:
-    return _memo(e, lambda x: Fraction(x.value))
+    return _memo(id(e), e, lambda: Fraction(e.value))
 
 
 def _weights_in_force(decl, weights, members: tuple[str, ...], res: ShopResult) -> dict[str, Fraction]:
     """The weights of the parts in force (the same for every shop of a plan and override):
     the declared ones, or equal shares of the members when none are declared."""
+    def choose() -> dict[str, Fraction]:
+        if not weights:
+            return {m: _share(len(members)) for m in members}
+        in_force = set(members) | set(res.indicators) | set(res.dimensions)
+        return {name: w for name, w in _fractions(weights) if name in in_force}
+
     key = (id(res.plan), id(decl), id(weights), members, len(res.dimensions))
-    found = _IN_FORCE.get(key)
-    if found is None or found[0] is not res.plan:
-        if len(_IN_FORCE) > 10_000:
-            _IN_FORCE.clear()
-        if weights:
-            in_force = set(members) | set(res.indicators) | set(res.dimensions)
-            chosen = {name: w for name, w in _fractions(weights) if name in in_force}
-        else:
-            chosen = {m: _share(len(members)) for m in members}
-        found = _IN_FORCE[key] = (res.plan, decl, weights, chosen)  # holds what the ids name
-    return found[3]
-
-
-_IN_FORCE: dict[tuple, tuple] = {}
+    return _memo(key, (res.plan, decl, weights), choose)
 
 
 def _weighted(decl, members: tuple[str, ...], res: ShopResult, values: dict[str, Fraction]) -> PartResult:
@@ -484,15 +474,14 @@ def _actions(rb: ir.Rulebook, days: list[dt.date], by_day: dict[dt.date, list[Sh
                     res.action_since[action.name] = since
 
 
-def _half_up_units(value: Fraction, digits: int) -> int:
-    """value × 10^digits rounded half away from zero, as an integer."""
-    n, d = value.numerator, value.denominator
+def _half_up_units(n: int, d: int, digits: int) -> int:
+    """n/d × 10^digits rounded half away from zero, as an integer."""
     units = (abs(n) * 10 ** digits * 2 + d) // (2 * d)
     return -units if n < 0 else units
 
 
 def round_half_up(value: Fraction, digits: int) -> Fraction:
-    return Fraction(_half_up_units(value, digits), 10 ** digits)
+    return Fraction(_half_up_units(value.numerator, value.denominator, digits), 10 ** digits)
 
 
 def decimal_text(value: Fraction | None, digits: int = 4) -> str | None:
@@ -503,17 +492,12 @@ def decimal_text(value: Fraction | None, digits: int = 4) -> str | None:
     n, d = value.numerator, value.denominator
     if d == 1:
         return str(n)
-    key = (n, d, digits)  # weights, points and shares recur in every shop
-    text = _TEXTS.get(key)
-    if text is None:
-        units = _half_up_units(value, digits)
-        sign = "-" if units < 0 else ""
-        whole, frac = divmod(abs(units), 10 ** digits)
-        text = sign + (f"{whole}.{frac:0{digits}d}".rstrip("0").rstrip(".") if digits else str(whole))
-        if len(_TEXTS) > 100_000:
-            _TEXTS.clear()
-        _TEXTS[key] = text
-    return text
+    return _decimal_text(n, d, digits)
 
 
-_TEXTS: dict[tuple[int, int, int], str] = {}
+@functools.lru_cache(maxsize=100_000)  # weights, points and shares recur in every shop
+def _decimal_text(n: int, d: int, digits: int) -> str:
+    units = _half_up_units(n, d, digits)
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), 10 ** digits)
+    return sign + (f"{whole}.{frac:0{digits}d}".rstrip("0").rstrip(".") if digits else str(whole))

@@ -217,15 +217,15 @@ class Compiler:
         joining every outer row, an IN by one hash table (纠纷退款率 at 10M events: 0.71 s
         against 0.33 s). With `as_of` in a's conditions while the row's day is a column, the day
         joins the key. None when the condition has no such form; EXISTS is kept then."""
-        parts = _conjuncts(e.cond)
-        key = next((p for p in parts if _key_equality(p, e.alias)), None)
+        parts = conjuncts(e.cond)
+        key = next((p for p in parts if _key_sides(p, e.alias)), None)
         if key is None:
             return None
-        inner, outer = (key.left, key.right) if _is_own_column(key.left, e.alias) else (key.right, key.left)
+        inner, outer = _key_sides(key, e.alias)
         rest = [p for p in parts if p is not key]
         if not all(_only_inside(p, {e.alias}, self.ctx.params) for p in rest):
             return None
-        uses_day = any(_reads(p, ir.AsOf) for p in rest) and isinstance(self.ctx.as_of, exp.Column)
+        uses_day = any(reads(p, ir.AsOf) for p in rest) and isinstance(self.ctx.as_of, exp.Column)
         if uses_day and self.ctx.days is None:
             return None
         sql_alias = f"s_{e.alias}"
@@ -249,9 +249,10 @@ class Compiler:
         return exp.Not(this=exp.paren(found)) if e.negated else found
 
 
-def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
+def conjuncts(e: ir.Expr) -> list[ir.Expr]:
+    """`a and b and c` as [a, b, c]: each part is judged, and explained, on its own."""
     if isinstance(e, ir.Binary) and e.op == "and":
-        return _conjuncts(e.left) + _conjuncts(e.right)
+        return conjuncts(e.left) + conjuncts(e.right)
     return [e]
 
 
@@ -259,38 +260,31 @@ def _is_own_column(e: ir.Expr, alias: str) -> bool:
     return isinstance(e, ir.ColumnRef) and e.alias == alias and not e.via
 
 
-def _key_equality(e: ir.Expr, alias: str) -> bool:
-    """`a.k = x` (or `x = a.k`) with x read from outside `a`: a key to join on."""
+def _key_sides(e: ir.Expr, alias: str) -> tuple[ir.Expr, ir.Expr] | None:
+    """(a.k, x) when `e` is `a.k = x` (or `x = a.k`) with x read from outside `a`: a key to
+    join on; else None."""
     if not (isinstance(e, ir.Binary) and e.op == "="):
-        return False
+        return None
     for inner, outer in ((e.left, e.right), (e.right, e.left)):
-        if _is_own_column(inner, alias) and not _refs_alias(outer, alias) and not _reads(outer, ir.Exists):
-            return True
-    return False
+        if _is_own_column(inner, alias) and not _refs_alias(outer, alias) and not reads(outer, ir.Exists):
+            return inner, outer
+    return None
 
 
-def _walk(node):
-    yield node
-    if isinstance(node, ir.Node):
-        for value in node.__dict__.values():
-            for item in value if isinstance(value, tuple) else (value,):
-                if isinstance(item, ir.Node):
-                    yield from _walk(item)
-
-
-def _reads(e: ir.Expr, kind: type) -> bool:
-    return any(isinstance(n, kind) for n in _walk(e))
+def reads(e: ir.Node, kind: type) -> bool:
+    """Whether `e` holds a node of `kind` anywhere below it."""
+    return any(isinstance(n, kind) for n in ir.walk(e))
 
 
 def _refs_alias(e: ir.Expr, alias: str) -> bool:
-    return any(isinstance(n, ir.ColumnRef) and n.alias == alias for n in _walk(e))
+    return any(isinstance(n, ir.ColumnRef) and n.alias == alias for n in ir.walk(e))
 
 
 def _only_inside(e: ir.Expr, aliases: set[str], params: dict) -> bool:
     """Whether `e` reads nothing of the outer row: its columns are of `aliases` (or of an
     `exists` nested in it), its params have no per-shop values, and it reads no result."""
-    inside = set(aliases) | {n.alias for n in _walk(e) if isinstance(n, ir.Exists)}
-    for n in _walk(e):
+    inside = set(aliases) | {n.alias for n in ir.walk(e) if isinstance(n, ir.Exists)}
+    for n in ir.walk(e):
         if isinstance(n, ir.ColumnRef) and n.alias not in inside:
             return False
         if isinstance(n, ir.ParamRef) and params[n.name].overrides:

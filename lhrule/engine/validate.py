@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lhrule.engine import ir
-from lhrule.engine.dataset import SQL_TYPES, Dataset, raw_reader
+from lhrule.engine.dataset import SQL_TYPES, Dataset, raw_reader, user_file
 
 SAMPLES = 5
 # The years an event's time may fall in. A time outside them parses (0001-01-01, 2999-…) but
@@ -173,7 +173,7 @@ def _check_table(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, result: V
         samples = con.execute(f"SELECT __file, __row, v{i} FROM {bad_table} WHERE b{i} "
                               f"ORDER BY __file, __row LIMIT {SAMPLES}").fetchall()
         result.problems.append(Problem(table.name, column, what, count,
-                                       [(data.originals.get(f, f), int(r), v) for f, r, v in samples]))
+                                       [(user_file(f), int(r), v) for f, r, v in samples]))
 
 
 def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: Path) -> dict[str, int]:
