@@ -85,6 +85,7 @@ class ScoreRun:
 
     def flags(self, indicator: str, shop: str | None = None, as_of=None):
         """The per-event trace of one indicator: every flag column, as an Arrow table."""
+        from lhrule.engine.dialect import render
         from lhrule.engine.plan import plan_for
         from lhrule.engine.query import flags_query
 
@@ -94,17 +95,19 @@ class ScoreRun:
         if ind is None:
             raise KeyError(f"indicator {indicator} is not in force on {day}")
         query = flags_query(self.rulebook.ir, plan, ind, [day], [shop] if shop else None, whole_table=shop is not None)
-        rel = self.con.sql(query.sql(dialect="duckdb"))
+        rel = self.con.sql(render(query, getattr(self.con, "dialect", "duckdb")))
         # duckdb 2 names it to_arrow_table; 1.x arrow()
         return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
 
 
 def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=None, end=None,
-          shops: list[str] | None = None, on_bad_rows: str = "stop", quarantine: str | Path | None = None) -> ScoreRun:
+          shops: list[str] | None = None, on_bad_rows: str = "stop", quarantine: str | Path | None = None,
+          engine: str = "duckdb", spark_master: str | None = None) -> ScoreRun:
     """Score every shop (or the shops named) on as_of, or on every day from start to end.
 
     The dataset is validated first. on_bad_rows="stop" raises DatasetError with the report;
-    "quarantine" writes the bad rows to `quarantine` (a folder) and scores the rest."""
+    "quarantine" writes the bad rows to `quarantine` (a folder) and scores the rest.
+    engine="spark" runs the same queries on Spark (`spark_master`, default local[*])."""
     from lhrule.engine.score import score as run
 
     rb = rulebook if isinstance(rulebook, Rulebook) else load(rulebook)
@@ -113,7 +116,7 @@ def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=N
         days = days_between(_date(start or end), _date(end or start))
     else:
         days = [_date(as_of)]
-    con, stamp, checked = _open(rb, data, on_bad_rows, quarantine)
+    con, stamp, checked = _open(rb, data, on_bad_rows, quarantine, engine, spark_master)
     _fits(con, rb, days, shops)
     results = run(con, rb.ir, days, shops)
     return ScoreRun(rb, days, results, con, stamp, checked)
@@ -163,15 +166,29 @@ def available_memory() -> int | None:
     return None
 
 
-def _open(rb: Rulebook, data, on_bad_rows: str, quarantine) -> tuple:
-    """A connection with the dataset's views, validated: (con, stamp, validation)."""
-    from lhrule.engine.dataset import DatasetError, connect, open_dataset
+ENGINES = ("duckdb", "spark")
+
+
+def _open(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str = "duckdb",
+          spark_master: str | None = None) -> tuple:
+    """A connection with the dataset's views, validated: (con, stamp, validation). With
+    engine="spark", the dataset is validated as for DuckDB, then read by Spark."""
+    from lhrule.engine.dataset import DatasetError, connect, is_uri, open_dataset
     from lhrule.engine.report import dataset_fingerprint
     from lhrule.engine.validate import quarantine as set_aside
     from lhrule.engine.validate import validate
 
     from lhrule.engine import cache
 
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "spark" and on_bad_rows == "quarantine":
+        raise DatasetError("--on-bad-rows quarantine runs on DuckDB only: quarantine with the DuckDB engine, or fix "
+                           "the bad rows, then score with Spark")
+    if is_uri(data):  # only Spark reads it, and validates it
+        if engine != "spark":
+            raise DatasetError(f"{data}: DuckDB reads local folders; read a URI with engine='spark'")
+        return _open_uri(rb, str(data), spark_master)
     con = connect(rb.ir)
     dataset = open_dataset(con, Path(data), rb.ir)
     key = cache.dataset_key(rb.ir, dataset.files)
@@ -190,6 +207,36 @@ def _open(rb: Rulebook, data, on_bad_rows: str, quarantine) -> tuple:
     stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": dataset_fingerprint(dataset.files)}
     if quarantined:
         stamp["quarantined"] = quarantined
+    if engine == "spark":
+        con = spark_connection(rb, data, spark_master)
+    return con, stamp, checked
+
+
+def spark_connection(rb: Rulebook, data, master: str | None = None):
+    """A connection answering the engine's queries with Spark, over the dataset's views."""
+    from lhrule.engine.dialect import check_portable
+    from lhrule.engine.spark import SparkConnection, open_dataset, session
+
+    check_portable(rb.ir, "spark")  # before Spark starts: a rule it cannot run is said at once
+    spark = session(rb.ir.timezone, master)
+    con = SparkConnection(spark)
+    con.dataset = open_dataset(spark, str(data), rb.ir)
+    return con
+
+
+def _open_uri(rb: Rulebook, data: str, master: str | None) -> tuple:
+    """A dataset at a URI, read and validated by Spark; bad rows stop the run."""
+    from lhrule.engine.dataset import DatasetError
+    from lhrule.engine.spark import fingerprint
+    from lhrule.engine.spark_validate import validate
+
+    con = spark_connection(rb, data, master)
+    checked = validate(con.spark, rb.ir, con.dataset.files)
+    if not checked.ok:
+        report = "\n".join(f"  {p}" for p in checked.problems)
+        raise DatasetError(f"the dataset {data} has bad rows:\n{report}\nfix them (quarantine needs a local copy "
+                           f"and the DuckDB engine)")
+    stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": fingerprint(con.spark, con.dataset.files)}
     return con, stamp, checked
 
 
@@ -215,7 +262,7 @@ class DiffRun:
 
 def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Path, as_of,
          old_rules_as_of=None, new_rules_as_of=None, attribute: bool = True, on_bad_rows: str = "stop",
-         quarantine: str | Path | None = None) -> DiffRun:
+         quarantine: str | Path | None = None, engine: str = "duckdb", spark_master: str | None = None) -> DiffRun:
     """Score two rulebooks (or one, with the rules in force on two days) on the same data and
     day, and say which rules changed, which shops moved, and which change moved each."""
     from lhrule.engine.compare import Side, compare
@@ -228,9 +275,10 @@ def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Pat
     day = _date(as_of)
     side_a = Side(a.ir, _date(old_rules_as_of) if old_rules_as_of else None)
     side_b = Side(b.ir, _date(new_rules_as_of) if new_rules_as_of else None)
-    con, _, _ = _open(a, data, on_bad_rows, quarantine)
+    con, _, _ = _open(a, data, on_bad_rows, quarantine, engine, spark_master)
     same = [t.model_dump(exclude={"span"}) for t in a.ir.tables] == [t.model_dump(exclude={"span"}) for t in b.ir.tables]
-    con_b = con if same and a.ir.timezone == b.ir.timezone else _open(b, data, on_bad_rows, quarantine)[0]
+    con_b = con if same and a.ir.timezone == b.ir.timezone else \
+        _open(b, data, on_bad_rows, quarantine, engine, spark_master)[0]
     comparison = compare(con, side_a, side_b, day, attribute, con_b)
     sources = (a.sources, b.sources)
     if side_a.rules_day or side_b.rules_day:

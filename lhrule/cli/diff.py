@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from lhrule.cli.main import app, compile_or_exit, usage_error, writable
-from lhrule.cli.scoring import _date, _guarded
+from lhrule.cli.scoring import EngineOption, MasterOption, _date, _guarded, data_location, engine_choice
 
 
 @app.command()
@@ -20,7 +20,8 @@ def diff(
                                        show_default=False)],
     new: Annotated[Optional[str], typer.Argument(help="The rulebook as it would be (FILE or FILE@REV); leave "
                                                       "out with --rules-as-of.", show_default=False)] = None,
-    data: Annotated[Path, typer.Option("--data", help="The dataset folder.", show_default=False)] = None,
+    data: Annotated[str, typer.Option("--data", help="The dataset folder (with Spark, or a URI).",
+                                      show_default=False)] = None,
     as_of: Annotated[str, typer.Option("--as-of", help="The evaluation date T.", show_default=False)] = None,
     rules_as_of: Annotated[Optional[str], typer.Option("--rules-as-of", help="Old side: the rules in force on "
                                                        "this day.")] = None,
@@ -34,6 +35,8 @@ def diff(
     = None,
     attribution: Annotated[bool, typer.Option("--attribution/--no-attribution", help="Attribute each shop's "
                                               "move to the rule changes, one at a time.")] = True,
+    engine: EngineOption = "duckdb",
+    spark_master: MasterOption = None,
 ) -> None:
     """Compare two versions of the rules on the same data and day: what changed in the rules,
     which shops move, and which change moves each.
@@ -49,6 +52,8 @@ def diff(
     writable(html_out, "--html")
     if data is None or as_of is None:
         raise usage_error("say which data and day to score both versions on: --data DIR --as-of DATE")
+    engine_choice(engine, spark_master)
+    place = data_location(data, engine)
     day = _date(as_of, "--as-of")
     first, second = _date(rules_as_of, "--rules-as-of"), _date(vs_rules_as_of, "--vs-rules-as-of")
     if new is None and not (first and second):
@@ -63,7 +68,8 @@ def diff(
         from lhrule.api import diff as api_diff
 
         with Console(stderr=True).status(f"scoring {data} with both versions …"):
-            run = _guarded(lambda: api_diff(before, after, data, day, first, second, attribution), data)
+            run = _guarded(lambda: api_diff(before, after, place, day, first, second, attribution,
+                                            engine=engine, spark_master=spark_master), place)
     old_name = f"{old} (rules of {first})" if first else old
     new_name = f"{old} (rules of {second})" if second else new
     result = run.to_json(old_name, new_name)

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from lhrule.cli.main import app, compile_or_exit, usage_error, writable
-from lhrule.cli.scoring import _date
+from lhrule.cli.scoring import EngineOption, MasterOption, _date, data_location, engine_choice
 
 STYLE = {"grade": "bold magenta", "score": "bold cyan", "dimension": "cyan", "indicator": "bold",
          "events": "yellow", "event": "dim", "action": "bold red", "group": "bold"}
@@ -20,7 +20,8 @@ STYLE = {"grade": "bold magenta", "score": "bold cyan", "dimension": "cyan", "in
 def explain(
     shop: Annotated[str, typer.Argument(help="The shop id to explain.", show_default=False)],
     rulebook: Annotated[Path, typer.Option("--rulebook", help="The rulebook (.rule).", show_default=False)],
-    data: Annotated[Path, typer.Option("--data", help="The dataset folder.", show_default=False)],
+    data: Annotated[str, typer.Option("--data", help="The dataset folder (with Spark, or a URI).",
+                                      show_default=False)],
     as_of: Annotated[str, typer.Option("--as-of", help="The evaluation date T.", show_default=False)],
     events: Annotated[str, typer.Option("--events", help="Events shown per verdict: a number, or all.")] = "5",
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
@@ -28,8 +29,12 @@ def explain(
     results: Annotated[Optional[Path], typer.Option("--results", help="A `score --format parquet` file of the same "
                                                     "rulebook and data: ranks are read from it, not counted again.")]
     = None,
+    engine: EngineOption = "duckdb",
+    spark_master: MasterOption = None,
 ) -> None:
     """Show why a shop has its grade: score, weights, indicators, bands and the events behind them."""
+    engine_choice(engine, spark_master)
+    place = data_location(data, engine)
     if format not in ("text", "json"):
         raise usage_error(f"--format must be text or json, not {format!r}")
     if events != "all" and not events.isdigit():
@@ -42,12 +47,18 @@ def explain(
     from lhrule.engine.explain import Explainer
 
     def build():
-        con = connect(rb.ir)
-        dataset = open_dataset(con, data, rb.ir)
-        peers = _saved_peers(results, rb, dataset) if results else None
+        if engine == "spark":
+            from lhrule.api import spark_connection
+
+            con = spark_connection(rb, place, spark_master)
+            files = con.dataset.files
+        else:
+            con = connect(rb.ir)
+            files = open_dataset(con, place, rb.ir).files
+        peers = _saved_peers(results, rb, _fingerprint(place, files, con)) if results else None
         return Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers).explain(shop, day)
 
-    tree = _guarded(build, data)
+    tree = _guarded(build, place)
     if tree is None:
         typer.echo(f"lhrule: no shop {shop!r} in {data}", err=True)
         raise typer.Exit(1)
@@ -60,11 +71,10 @@ def explain(
         render_tree(tree)
 
 
-def _saved_peers(path: Path, rb, dataset):
+def _saved_peers(path: Path, rb, fingerprint: str):
     """The counts of a saved score, when it was made with this very rulebook and dataset."""
     import pyarrow.parquet as pq
 
-    from lhrule.engine.report import dataset_fingerprint
     from lhrule.engine.score import peer_aggregates
 
     if not path.is_file():
@@ -74,10 +84,23 @@ def _saved_peers(path: Path, rb, dataset):
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
         raise usage_error(f"{path} is not a results file written by lhrule score: {exc}") from None
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
-    if meta.get("rulebook_hash") != rb.hash or meta.get("dataset_fingerprint") != dataset_fingerprint(dataset.files):
+    if meta.get("rulebook_hash") != rb.hash or meta.get("dataset_fingerprint") != fingerprint:
         raise usage_error(f"{path} was scored with another rulebook or dataset (its stamp does not match): score "
                           f"again, or leave out --results")
     return peer_aggregates(rb.ir, table.to_pylist())
+
+
+def _fingerprint(place, files: dict, con) -> str:
+    """The dataset's fingerprint as `score` stamps it (`api._open`): a URI's from Spark's file
+    listing, a local folder's from its files (Spark names them file:/…)."""
+    from lhrule.engine.dataset import is_uri
+    from lhrule.engine.report import dataset_fingerprint
+
+    if is_uri(place):
+        from lhrule.engine.spark import fingerprint
+
+        return fingerprint(con.spark, files)
+    return dataset_fingerprint({t: [Path(str(f).removeprefix("file:")) for f in fs] for t, fs in files.items()})
 
 
 def _where(node) -> str:

@@ -15,6 +15,32 @@ DEMO_RULEBOOK = Path("rulebooks/tejia/response-3min.rule")
 DEMO_AS_OF = dt.date(2024, 6, 30)
 
 
+EngineOption = Annotated[str, typer.Option("--engine", help="duckdb (this machine), or spark: the same queries on "
+                                           "Spark (pip install 'lhrule[spark]').")]
+MasterOption = Annotated[Optional[str], typer.Option("--spark-master", help="With --engine spark: the master URL "
+                                                     "(default: spark-submit's, else local[*]).", show_default=False)]
+
+
+def engine_choice(engine: str, master: str | None) -> None:
+    from lhrule.api import ENGINES
+
+    if engine not in ENGINES:
+        raise usage_error(f"--engine must be {' or '.join(ENGINES)}, not {engine!r}")
+    if master is not None and engine != "spark":
+        raise usage_error("--spark-master is for --engine spark")
+
+
+def data_location(data: str, engine: str) -> Path | str:
+    """The dataset folder; with Spark it may also be a URI Spark reads (hdfs://, s3a://)."""
+    from lhrule.engine.dataset import is_uri
+
+    if is_uri(data):
+        if engine != "spark":
+            raise usage_error(f"--data {data}: DuckDB reads local folders; read a URI with --engine spark")
+        return data
+    return Path(data)
+
+
 def _date(value: str | None, flag: str) -> dt.date | None:
     if value is None:
         return None
@@ -27,7 +53,8 @@ def _date(value: str | None, flag: str) -> dt.date | None:
 @app.command()
 def score(
     rulebook: Annotated[Path, typer.Argument(help="The rulebook (.rule) to score with.", show_default=False)],
-    data: Annotated[Path, typer.Option("--data", help="The dataset folder.", show_default=False)],
+    data: Annotated[str, typer.Option("--data", help="The dataset folder (with Spark, or a URI).",
+                                      show_default=False)],
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="The evaluation date T.")] = None,
     start: Annotated[Optional[str], typer.Option("--from", help="First day of a range to score.")] = None,
     end: Annotated[Optional[str], typer.Option("--to", help="Last day of a range to score.")] = None,
@@ -38,8 +65,12 @@ def score(
                                                                     "and score the rest.")] = "stop",
     quarantine: Annotated[Optional[Path], typer.Option("--quarantine", help="Where quarantined rows go "
                                                        "(default: beside --out, else ./quarantine).")] = None,
+    engine: EngineOption = "duckdb",
+    spark_master: MasterOption = None,
 ) -> None:
     """Score every shop of a dataset for a date, or for every day of a range."""
+    engine_choice(engine, spark_master)
+    place = data_location(data, engine)
     if on_bad_rows not in ("stop", "quarantine"):
         raise usage_error(f"--on-bad-rows must be stop or quarantine, not {on_bad_rows!r}")
     if quarantine is None:
@@ -59,38 +90,50 @@ def score(
     if first and last and last < first:
         raise usage_error(f"--to {last} is before --from {first}")
     rb = compile_or_exit(rulebook)
-    run = _run(rb, data, day, first, last, shop, on_bad_rows, quarantine)
+    run = _run(rb, place, day, first, last, shop, on_bad_rows, quarantine, engine, spark_master)
     for table, n in (run.stamp.get("quarantined") or {}).items():
         typer.echo(f"quarantined {n} of {run.validation.rows[table]} rows of {table} to {quarantine}/{table}.csv",
                    err=True)
     _write(run, format, out)
 
 
-def _run(rb, data: Path, day, first, last, shops, on_bad_rows: str = "stop", quarantine: Path | None = None):
+def _run(rb, data: Path | str, day, first, last, shops, on_bad_rows: str = "stop", quarantine: Path | None = None,
+         engine: str = "duckdb", spark_master: str | None = None):
     from rich.console import Console
 
     from lhrule.api import score as api_score
 
     with Console(stderr=True).status(f"scoring {data} with {rb.path.name} …"):
         return _guarded(lambda: api_score(rb, data, as_of=day, start=first, end=last, shops=shops,
-                                          on_bad_rows=on_bad_rows, quarantine=quarantine), data)
+                                          on_bad_rows=on_bad_rows, quarantine=quarantine, engine=engine,
+                                          spark_master=spark_master), data)
 
 
-def _guarded(work, data: Path):
-    """Run engine work; a problem with the data becomes a message and exit 1, not a traceback."""
+def _guarded(work, data: Path | str):
+    """Run engine work; a problem with the data (or with Spark) becomes a message and exit 1,
+    not a traceback."""
     import duckdb
 
     from lhrule.engine.dataset import DatasetError
+    from lhrule.engine.dialect import NotPortable
 
     try:
         return work()
-    except DatasetError as exc:
+    except (DatasetError, NotPortable) as exc:
         typer.echo(f"lhrule: {exc}", err=True)
         raise typer.Exit(1) from None
     except duckdb.Error as exc:
         from lhrule.engine.dataset import describe_read_error
 
         typer.echo(f"lhrule: {describe_read_error(str(exc), data)}", err=True)
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        from lhrule.engine.spark import describe_spark_error
+
+        said = describe_spark_error(exc)
+        if said is None:
+            raise
+        typer.echo(f"lhrule: {said}", err=True)
         raise typer.Exit(1) from None
 
 

@@ -85,6 +85,11 @@ def _zone(name: str) -> str:
     return name.replace("'", "")
 
 
+def is_uri(data) -> bool:
+    """A dataset named by a URI (hdfs://…, s3a://…, file://…), which only Spark reads."""
+    return isinstance(data, str) and "://" in data
+
+
 def table_files(folder: Path, name: str) -> list[Path]:
     for ext in FORMATS:
         if (folder / f"{name}{ext}").is_file():
@@ -291,18 +296,19 @@ def _empty_view(con, table: ir.Table) -> None:
 
 def register_rows(con, table: ir.Table, rows: list[dict], name: str | None = None) -> None:
     """Rows given as Python values (a test's `given`) as the table's view."""
+    view = name or table_name(table.name)
+    con.register(f"{view}_arrow", arrow_rows(table, rows))
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {view}_arrow")
+
+
+def arrow_rows(table: ir.Table, rows: list[dict]):
+    """Rows given as Python values, as an Arrow table of the declared columns and types."""
     import pyarrow as pa
 
     types = {"id": pa.string(), "string": pa.string(), "enum": pa.string(), "list": pa.string(), "bool": pa.bool_(),
              "number": pa.decimal128(38, 6), "timestamp": pa.timestamp("us"), "date": pa.date32(), "duration": pa.int64()}
-    arrays = {}
-    for c in table.columns:
-        values = [_python_value(r.get(c.name), c.type.name) for r in rows]
-        arrays[c.name] = pa.array(values, type=types[c.type.name])
-    arrow = pa.table(arrays) if rows else pa.table({c.name: pa.array([], type=types[c.type.name]) for c in table.columns})
-    view = name or table_name(table.name)
-    con.register(f"{view}_arrow", arrow)
-    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {view}_arrow")
+    return pa.table({c.name: pa.array([_python_value(r.get(c.name), c.type.name) for r in rows],
+                                      type=types[c.type.name]) for c in table.columns})
 
 
 def _python_value(value, type_name: str):

@@ -13,11 +13,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from sqlglot import exp
+
 from lhrule.engine import ir
+from lhrule.engine.dialect import render
 from lhrule.engine.plan import plan_for
 from lhrule.engine.query import exclusion_column, flags_query
 from lhrule.engine.score import IndicatorResult, PartResult, ShopResult, decimal_text, score
-from lhrule.engine.sql import MICROS, conjuncts
+from lhrule.engine.sql import MICROS, coalesce_false, conjuncts, lit
 
 VERDICTS = ("counted", "not_counted", "excluded", "duplicate", "filtered", "outside_window")
 
@@ -208,12 +211,8 @@ class Explainer:
         plan = plan_for(self.rb, res.as_of)
         query = flags_query(self.rb, plan, ind, [res.as_of], [res.shop_id], whole_table=True)
         exclusions = {exclusion_column(x): x for x in plan.exclusions_of(ind.name)}
-        verdict = _verdict_sql(ind, list(exclusions))
-        shown = "" if self.events is None else f"QUALIFY ROW_NUMBER() OVER (PARTITION BY verdict ORDER BY \"at\" NULLS FIRST, " \
-                                               f"event_id) <= {int(self.events)}"
-        rel = self.con.sql(f"SELECT *, COUNT(*) OVER (PARTITION BY verdict) AS verdict_count FROM (SELECT *, "
-                           f"{verdict} AS verdict FROM ({query.sql(dialect='duckdb')})) {shown} "
-                           f"ORDER BY \"at\" NULLS FIRST, event_id")
+        rel = self.con.sql(render(_shown_events(query, _verdict_sql(ind, list(exclusions)), self.events),
+                                  getattr(self.con, "dialect", "duckdb")))
         names = rel.columns
         rows = [dict(zip(names, row)) for row in rel.fetchall()]
         parts = conjuncts(ind.measure.expr) if ind.measure.kind == "rate" else []
@@ -280,19 +279,43 @@ class Explainer:
                                                                        "since": since.isoformat() if since else None})
 
 
-def _verdict_sql(ind: ir.Indicator, exclusions: list[str]) -> str:
+def _verdict_sql(ind: ir.Indicator, exclusions: list[str]) -> exp.Expression:
     """The verdict of a flagged row, as `Explainer._verdict` gives it, in SQL (NULL is false)."""
-    def q(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
+    def holds(name: str) -> exp.Expression:
+        return coalesce_false(exp.column(name, quoted=True))
 
-    cases = ["WHEN NOT COALESCE(in_window, FALSE) THEN 'outside_window'"]
-    cases += [f"WHEN NOT COALESCE(where_{i}, FALSE) THEN 'filtered'" for i in range(1, len(ind.filters) + 1)]
-    cases += [f"WHEN COALESCE({q(c)}, FALSE) THEN 'excluded'" for c in exclusions]
-    cases.append("WHEN NOT COALESCE(kept, FALSE) THEN 'duplicate'")
+    def case(cond: exp.Expression, verdict: str) -> exp.If:
+        return exp.If(this=cond, true=lit(verdict))
+
+    ifs = [case(exp.Not(this=holds("in_window")), "outside_window")]
+    ifs += [case(exp.Not(this=holds(f"where_{i}")), "filtered") for i in range(1, len(ind.filters) + 1)]
+    ifs += [case(holds(c), "excluded") for c in exclusions]
+    ifs.append(case(exp.Not(this=holds("kept")), "duplicate"))
+    otherwise = "counted"
     if ind.measure.kind == "rate":
-        cases.append("WHEN COALESCE(numerator, FALSE) THEN 'counted' ELSE 'not_counted'")
+        ifs.append(case(holds("numerator"), "counted"))
+        otherwise = "not_counted"
     elif ind.measure.kind == "average":
-        cases.append("WHEN value IS NULL THEN 'not_counted' ELSE 'counted'")
-    else:
-        cases.append("ELSE 'counted'")
-    return "CASE " + " ".join(cases) + " END"
+        ifs.append(case(exp.Is(this=exp.column("value"), expression=exp.null()), "not_counted"))
+    return exp.Case(ifs=ifs, default=lit(otherwise))
+
+
+def _shown_events(flags: exp.Select, verdict: exp.Expression, events: int | None) -> exp.Select:
+    """The flagged rows with their verdict and how many rows share it; only the first
+    `events` of each verdict by time (all when None), in time order."""
+    judged = exp.select("*", exp.alias_(verdict, "verdict")).from_(flags.subquery("f", copy=False), copy=False)
+    by_verdict = [exp.column("verdict")]
+    counted = exp.select("*", exp.alias_(exp.Window(this=exp.Count(this=exp.Star()), partition_by=by_verdict),
+                                         "verdict_count"),
+                         exp.alias_(exp.Window(this=exp.RowNumber(), partition_by=[v.copy() for v in by_verdict],
+                                               order=exp.Order(expressions=_time_order())), "verdict_row")
+                         ).from_(judged.subquery("j", copy=False), copy=False)
+    shown = exp.select("*").from_(counted.subquery("c", copy=False), copy=False)
+    if events is not None:
+        shown = shown.where(exp.LTE(this=exp.column("verdict_row"), expression=lit(int(events))), copy=False)
+    return shown.order_by(*_time_order(), copy=False)
+
+
+def _time_order() -> list[exp.Ordered]:
+    return [exp.Ordered(this=exp.column("at", quoted=True), nulls_first=True),
+            exp.Ordered(this=exp.column("event_id"), nulls_first=False)]

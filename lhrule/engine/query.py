@@ -332,3 +332,35 @@ def shop_query(rb: ir.Rulebook, plan: Plan, shops: list[str] | None = None) -> e
     if shops is not None:
         select = select.where(exp.In(this=col(ROW, entity.key.name), expressions=[lit(s) for s in shops]))
     return select
+
+
+def every_version(rb: ir.Rulebook) -> list[dt.date]:
+    """One day in each stretch of time with its own set of rules in force: the first day of
+    every `effective` range, the day after every end, and a day before them all."""
+    days = set()
+    for decl in (*rb.params, *rb.indicators, *rb.exclusions, *rb.bands, *rb.dimensions, *rb.scores, *rb.grades,
+                 *rb.actions):
+        if decl.effective.start is not None:
+            days.add(decl.effective.start)
+        if decl.effective.end is not None and decl.effective.end < dt.date.max:
+            days.add(decl.effective.end + dt.timedelta(days=1))
+    first = min(days, default=dt.date(2000, 1, 1))
+    return sorted(days | {first - dt.timedelta(days=1)})
+
+
+def every_query(rb: ir.Rulebook, days: list[dt.date] | None = None):
+    """(what, query) for each query scoring or explaining can send on `days` (by default, on
+    a day of every version of the rules): the shops, and per indicator its counts and flags."""
+    from lhrule.engine.plan import plan_for
+
+    seen = set()
+    for day in days or every_version(rb):
+        plan = plan_for(rb, day)
+        if plan.signature in seen:
+            continue
+        seen.add(plan.signature)
+        yield "the shops", plan, shop_query(rb, plan)
+        for ind in plan.indicators:
+            for span in ([day], [day, day + dt.timedelta(days=1)]):  # one day, and a range
+                yield f"indicator {ind.name}", ind, aggregate_query(rb, plan, ind, span)
+            yield f"indicator {ind.name}", ind, flags_query(rb, plan, ind, [day], ["s"], whole_table=True)

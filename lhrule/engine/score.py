@@ -18,6 +18,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from lhrule.engine import ir
+from lhrule.engine.dialect import render
 from lhrule.engine.evaluate import evaluate, to_fraction
 from lhrule.engine.plan import Plan, segments
 from lhrule.engine.query import (aggregate_query, exclusion_column, fused_aggregate_query, fusion_key, shop_query,
@@ -253,7 +254,7 @@ def _fused_aggregates(con, rb: ir.Rulebook, plan: Plan, inds: list[ir.Indicator]
 
 
 def _fetch(con, query, cache: dict | None = None) -> list[dict]:
-    text = query.sql(dialect="duckdb")
+    text = render(query, getattr(con, "dialect", "duckdb"))
     if cache is not None and text in cache:
         return cache[text]
     cur = con.execute(text)

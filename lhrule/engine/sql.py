@@ -156,12 +156,11 @@ class Compiler:
         if lt in ("timestamp", "date") and rt in ("timestamp", "date") and e.op == "-":
             return micros_between(cast(right, "TIMESTAMP"), cast(left, "TIMESTAMP"))
         if lt in ("timestamp", "date") and rt == "duration":
-            moved = exp.DateAdd(this=cast(left, "TIMESTAMP") if lt == "date" else left,
-                                expression=right if e.op == "+" else exp.Neg(this=exp.paren(right)),
-                                unit=exp.var("MICROSECOND"))
+            moved = plus_micros(cast(left, "TIMESTAMP") if lt == "date" else left,
+                                right if e.op == "+" else exp.Neg(this=exp.paren(right)))
             return cast(moved, "DATE") if lt == "date" else moved
         if lt == "duration" and rt == "timestamp" and e.op == "+":
-            return exp.DateAdd(this=right, expression=left, unit=exp.var("MICROSECOND"))
+            return plus_micros(right, left)
         if e.op == "/":
             if lt == "duration" and rt == "number":
                 return exp.IntDiv(this=left, expression=right)
@@ -318,4 +317,10 @@ def date_sql(day: dt.date) -> exp.Expression:
 def day_offset(as_of: exp.Expression, days: int) -> exp.Expression:
     """The timestamp at local midnight starting day as_of - days."""
     start = cast(as_of, "TIMESTAMP")
-    return exp.DateAdd(this=start, expression=lit(-days * DAY_MICROS), unit=exp.var("MICROSECOND")) if days else start
+    return plus_micros(start, lit(-days * DAY_MICROS)) if days else start
+
+
+def plus_micros(ts: exp.Expression, micros: exp.Expression) -> exp.Expression:
+    """A timestamp moved by a number of microseconds (TIMESTAMPADD: Spark's DATE_ADD takes
+    whole days)."""
+    return exp.TimestampAdd(this=ts, expression=micros, unit=exp.var("MICROSECOND"))

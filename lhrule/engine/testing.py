@@ -29,18 +29,26 @@ class Outcome:
         return not self.failures
 
 
-def run_tests(rb: ir.Rulebook) -> list[Outcome]:
-    return [run_test(rb, t) for t in rb.tests]
+def run_tests(rb: ir.Rulebook, given=None) -> list[Outcome]:
+    return [run_test(rb, t, given) for t in rb.tests]
 
 
-def run_test(rb: ir.Rulebook, test: ir.Test) -> Outcome:
+def duckdb_given(rb: ir.Rulebook, rows: dict[str, list[dict]]):
+    """A DuckDB connection whose views hold the given rows."""
+    con = connect(rb)
+    for table in rb.tables:
+        register_rows(con, table, rows.get(table.name, []))
+    return con
+
+
+def run_test(rb: ir.Rulebook, test: ir.Test, given=None) -> Outcome:
+    """`given(rb, rows)` makes the connection holding the test's rows (DuckDB by default;
+    `spark.given_rows` for Spark)."""
     try:
         rows = _rows(rb, test)
     except ValueError as exc:
         return Outcome(test, [(None, str(exc))])
-    con = connect(rb)
-    for table in rb.tables:
-        register_rows(con, table, rows.get(table.name, []))
+    con = (given or duckdb_given)(rb, rows)
     results = {r.shop_id: r for r in score(con, rb, [test.as_of])}
     failures = []
     for expect in test.expects:

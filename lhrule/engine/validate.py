@@ -29,10 +29,11 @@ class Problem:
     column: str
     what: str
     count: int
-    samples: list[tuple[str, int, str | None]]  # file, row, value
+    samples: list[tuple[str, int | None, str | None]]  # file, row (None: not known, on Spark), value
 
     def __str__(self) -> str:
-        where = ", ".join(f"{Path(f).name} row {r}" + (f" ({v!r})" if v is not None else "") for f, r, v in self.samples)
+        where = ", ".join(Path(f).name + (f" row {r}" if r is not None else "") + (f" ({v!r})" if v is not None else "")
+                          for f, r, v in self.samples)
         more = f" … and {self.count - len(self.samples)} more" if self.count > len(self.samples) else ""
         rows = "row" if self.count == 1 else "rows"
         return f"{self.table}.{self.column}: {self.count} {rows} {self.what}: {where}{more}"

@@ -1,0 +1,104 @@
+"""Validating a dataset Spark reads from a URI (hdfs://, s3a://), which DuckDB cannot open.
+
+A dataset in a local folder is validated by `validate.py` even when Spark scores it: the
+report names each bad row's number. Here, the same checks run on Spark over the files as
+read (`raw_NAME` views, see `spark.py`), in one scan per table plus one per key and
+relation. Spark keeps no row numbers across a file's splits, so a problem names the file
+and the value, not the row. Bad rows stop the run; quarantine is DuckDB's.
+"""
+
+from __future__ import annotations
+
+from lhrule.engine import ir
+from lhrule.engine.validate import SAMPLES, YEARS, Problem, Validation
+
+PARSED = {"timestamp": "TIMESTAMP_LTZ", "date": "DATE", "number": "DECIMAL(38,6)", "duration": "BIGINT",
+          "bool": "BOOLEAN"}
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def validate(spark, rb: ir.Rulebook, files: dict[str, list[str]]) -> Validation:
+    result = Validation()
+    for table in rb.tables:
+        if table.name in files:
+            _check_table(spark, rb, table, files, result)
+    return result
+
+
+def _checks(table: ir.Table, source: dict[str, str], files: dict[str, list[str]]) -> list[tuple[str, str, str]]:
+    """(column, what, condition on the raw row `r`) for every row-level check."""
+    checks = []
+    for c in table.columns:
+        kind = source.get(c.name)
+        if kind is None:
+            continue
+        raw = f"r.{_q(c.name)}"
+        text = kind == "string"
+        empty = f"({raw} IS NULL" + (f" OR {raw} = ''" if text else "") + ")"
+        if not c.optional:
+            checks.append((c.name, "missing a required value", empty))
+        parsed = raw
+        if c.type.name in PARSED and text:
+            parsed = f"try_cast({raw} AS {PARSED[c.type.name]})"
+            what = "not a timestamp (YYYY-MM-DD HH:MM[:SS][+08:00])" if c.type.name == "timestamp" else \
+                f"not a {c.type.name if c.type.name != 'number' else 'finite number'}"
+            checks.append((c.name, what, f"(NOT {empty} AND {parsed} IS NULL)"))
+        elif c.type.name == "number" and kind in ("double", "float"):
+            checks.append((c.name, "not a finite number",
+                           f"(isnan({raw}) OR {raw} IN (double('Infinity'), double('-Infinity')))"))
+        if c.type.name in ("timestamp", "date"):
+            checks.append((c.name, f"outside the years {YEARS[0]} to {YEARS[1]}",
+                           f"(year({parsed}) NOT BETWEEN {YEARS[0]} AND {YEARS[1]})"))
+        if c.type.name == "duration":
+            checks.append((c.name, "a negative duration", f"(try_cast({raw} AS BIGINT) < 0)"))
+        if c.type.name == "enum":
+            values = ", ".join(_lit(v) for v in c.type.values)
+            checks.append((c.name, f"not one of {', '.join(c.type.values)}",
+                           f"(NOT {empty} AND CAST({raw} AS STRING) NOT IN ({values}))"))
+        if c.target and c.target in files:
+            checks.append((c.name, f"pointing at no row of {c.target}", f"(NOT {empty} AND k_{c.name}.k IS NULL)"))
+    return checks
+
+
+def _check_table(spark, rb: ir.Rulebook, table: ir.Table, files: dict[str, list[str]], result: Validation) -> None:
+    raw = f"raw_{table.name}"
+    source = {f.name: f.dataType.simpleString() for f in spark.table(raw).schema.fields}
+    checks = _checks(table, source, files)
+    joins = []
+    for c in table.columns:
+        if c.target and c.target in files and c.name in source:
+            key = _q(rb.table(c.target).key.name)
+            joins.append(f"LEFT JOIN (SELECT DISTINCT CAST({key} AS STRING) AS k FROM raw_{c.target}) AS k_{c.name} "
+                         f"ON CAST(r.{_q(c.name)} AS STRING) = k_{c.name}.k")
+    sums = "".join(f", SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)" for _, _, cond in checks)
+    body = f"FROM {raw} AS r {' '.join(joins)}"
+    counts = spark.sql(f"SELECT COUNT(*){sums} {body}").collect()[0]
+    result.rows[table.name] = counts[0]
+    result.checks[table.name] = [(column, what) for column, what, _ in checks]
+    bad = 0
+    for (column, what, cond), count in zip(checks, counts[1:]):
+        if not count:
+            continue
+        bad += count
+        samples = spark.sql(f"SELECT r._metadata.file_path, CAST(r.{_q(column)} AS STRING) {body} WHERE {cond} "
+                            f"LIMIT {SAMPLES}").collect()
+        result.problems.append(Problem(table.name, column, what, count, [(f, None, v) for f, v in samples]))
+    key = table.key
+    if key is not None and key.name in source:
+        k = _q(key.name)
+        spark.sql(f"SELECT CAST({k} AS STRING) AS k FROM {raw} WHERE {k} IS NOT NULL GROUP BY {k} "
+                  f"HAVING COUNT(*) > 1").createOrReplaceTempView(f"dupes_{table.name}")
+        dupes = spark.sql(f"SELECT COUNT(*) FROM dupes_{table.name}").collect()[0][0]
+        if dupes:
+            bad += dupes
+            shown = spark.sql(f"SELECT k FROM dupes_{table.name} ORDER BY k LIMIT {SAMPLES}").collect()
+            result.problems.append(Problem(table.name, key.name, "a duplicate id", dupes,
+                                           [(files[table.name][0], None, r[0]) for r in shown]))
+    result.bad[table.name] = bad
