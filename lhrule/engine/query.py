@@ -360,7 +360,15 @@ def every_query(rb: ir.Rulebook, days: list[dt.date] | None = None):
             continue
         seen.add(plan.signature)
         yield "the shops", plan, shop_query(rb, plan)
-        for ind in plan.indicators:
-            for span in ([day], [day, day + dt.timedelta(days=1)]):  # one day, and a range
+        for span in ([day], [day, day + dt.timedelta(days=1)]):  # one day, and a range
+            fused: dict[tuple, list[ir.Indicator]] = {}
+            for ind in plan.indicators:
                 yield f"indicator {ind.name}", ind, aggregate_query(rb, plan, ind, span)
+                key = fusion_key(rb, plan, ind, span)
+                if key is not None:
+                    fused.setdefault(key, []).append(ind)
+            for inds in (group for group in fused.values() if len(group) > 1):
+                names = ", ".join(i.name for i in inds)
+                yield f"indicators {names}", inds[0], fused_aggregate_query(rb, plan, inds, span)
+        for ind in plan.indicators:
             yield f"indicator {ind.name}", ind, flags_query(rb, plan, ind, [day], ["s"], whole_table=True)

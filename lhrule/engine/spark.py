@@ -14,6 +14,7 @@ than turning into NULL.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -52,7 +53,11 @@ def session(timezone: str, master: str | None = None):
         spark = builder.getOrCreate()
     except Exception as e:  # the JVM did not start: no Java, or a bad master URL
         raise SparkMissing(f"Spark did not start with master {master}: {_first_line(e)}") from None
-    spark.sparkContext.setLogLevel("ERROR")
+    # Spark's errors reach the user as one-line messages (`describe_spark_error`), not as
+    # logs: the JVM's, and PySpark's own loggers of failed queries.
+    spark.sparkContext.setLogLevel("FATAL")
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     # Each rulebook its own session: its own views and time zone, one Spark context for all.
     spark = spark.newSession()
     for key, value in (("spark.sql.session.timeZone", timezone), ("spark.sql.timestampType", "TIMESTAMP_NTZ"),
@@ -210,7 +215,9 @@ def given_rows(spark):
 
 
 def _file_view(spark, table: ir.Table, files: list[str]) -> None:
-    _frame_view(spark, table, _read(spark, files), files[0])
+    frame = _read(spark, files)
+    # each row's file, for the messages of `spark_validate` (a view hides `_metadata`)
+    _frame_view(spark, table, frame.select("*", frame["_metadata.file_path"].alias("__file")), files[0])
 
 
 def _frame_view(spark, table: ir.Table, frame, where: str) -> None:

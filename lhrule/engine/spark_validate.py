@@ -87,7 +87,7 @@ def _check_table(spark, rb: ir.Rulebook, table: ir.Table, files: dict[str, list[
         if not count:
             continue
         bad += count
-        samples = spark.sql(f"SELECT r._metadata.file_path, CAST(r.{_q(column)} AS STRING) {body} WHERE {cond} "
+        samples = spark.sql(f"SELECT r.__file, CAST(r.{_q(column)} AS STRING) {body} WHERE {cond} "
                             f"LIMIT {SAMPLES}").collect()
         result.problems.append(Problem(table.name, column, what, count, [(f, None, v) for f, v in samples]))
     key = table.key
