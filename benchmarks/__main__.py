@@ -14,6 +14,7 @@ category, a weighted score); the datasets come from `lhrule gen` (deterministic,
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import datetime as dt
 import json
 import os
@@ -31,6 +32,7 @@ RULEBOOK = "rulebooks/tmall/basic-service.rule"
 AS_OF = "2024-06-30"
 RANGE = ("2024-06-01", "2024-06-30")
 PYTHON_MAX_EVENTS = 2_000_000  # the per-event engine runs on the 1M dataset only
+SPARK_MASTER = "local[*]"  # Spark on this machine's cores, as DuckDB
 
 
 def measure(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
@@ -97,6 +99,8 @@ def bench_size(events: int, runs: int, cache: Path, tmp: Path, only: set[str] | 
                                           "--format", "json", "--fail-on", "none", "--no-attribution"),
     }
     contenders["score_cold"] = contenders["score"]  # run with LHRULE_CACHE=off: compiled and validated afresh
+    if importlib.util.find_spec("pyspark") is not None:  # the same queries on Spark, in this machine's JVM
+        contenders["spark"] = [*contenders["score"], "--engine", "spark", "--spark-master", SPARK_MASTER]
     if events <= PYTHON_MAX_EVENTS:
         contenders["python"] = python_cmd(
             f"import datetime as d, pathlib as p; from benchmarks.per_event import score_python; "
@@ -122,12 +126,30 @@ def bench_size(events: int, runs: int, cache: Path, tmp: Path, only: set[str] | 
         out["diff_vs_score"] = out["diff_s"]["median"] / out["score_s"]["median"]
     if "python_s" in out:
         out["score_vs_python"] = out["score_s"]["median"] / out["python_s"]["median"]
+    if "spark_s" in out:
+        out["spark_vs_score"] = out["spark_s"]["median"] / out["score_s"]["median"]
+        out["spark_equal"] = spark_equality(data, tmp)
     out["equal"] = equality(data) if "sql" in contenders else "not run"
     for k, v in times.items():
         print("  " + show(k, out[f"{k}_s"]))
-    print("  " + ", ".join(f"{k} {out[k]:.3f}" for k in ("score_vs_sql", "diff_vs_score", "score_vs_python")
-                           if k in out) + f"; SQL equals lhrule: {out['equal']}")
+    print("  " + ", ".join(f"{k} {out[k]:.3f}" for k in ("score_vs_sql", "diff_vs_score", "score_vs_python",
+                                                        "spark_vs_score") if k in out)
+          + f"; SQL equals lhrule: {out['equal']}" + (f"; Spark's JSON equals DuckDB's: {out['spark_equal']}"
+                                                       if "spark_equal" in out else ""))
     return out
+
+
+def spark_equality(data: Path, tmp: Path) -> bool:
+    """Whether `score --engine spark` writes byte for byte the JSON DuckDB writes."""
+    outs = []
+    for engine in ("duckdb", "spark"):
+        out = tmp / f"{engine}.json"
+        extra = ["--spark-master", SPARK_MASTER] if engine == "spark" else []
+        subprocess.run(lhrule_cmd("score", RULEBOOK, "--data", str(data), "--as-of", AS_OF, "--format", "json",
+                                  "--out", str(out), "--engine", engine, *extra), cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        outs.append(out.read_bytes())
+    return outs[0] == outs[1]
 
 
 def equality(data: Path) -> bool | str:
@@ -197,7 +219,7 @@ def versions() -> dict:
             "lark": lark.__version__, "lhrule": lhrule.__version__}
 
 
-CONTENDERS = ("score", "score_cold", "sql", "score_range", "diff", "diff_no_attribution", "python")
+CONTENDERS = ("score", "score_cold", "sql", "score_range", "diff", "diff_no_attribution", "python", "spark")
 
 
 def _sizes(text: str) -> list[int]:
@@ -218,7 +240,7 @@ def main() -> None:
                         help="the dataset size for explain (default: the largest of --sizes)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "lhrule-bench")
     parser.add_argument("--only", default=None, help="contenders to run, comma-separated (score, score_cold, sql, "
-                        "score_range, diff, diff_no_attribution, python); default all")
+                        "score_range, diff, diff_no_attribution, python, spark); default all")
     parser.add_argument("--no-explain", action="store_true")
     parser.add_argument("--write", action="store_true", help="save benchmarks/RESULTS.md and results.json")
     args = parser.parse_args()

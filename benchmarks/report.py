@@ -54,15 +54,20 @@ def write(results: dict, by_size: list[dict], explain: dict, cli: dict, folder: 
                  "sql": "hand-written DuckDB SQL, one day",
                  "python": "per-event Python, one day", "score_range": "lhrule score, 30 days",
                  "diff": "lhrule diff (one param changed, with attribution)",
-                 "diff_no_attribution": "lhrule diff --no-attribution"}
+                 "diff_no_attribution": "lhrule diff --no-attribution",
+                 "spark": "lhrule score --engine spark (local[*]), one day"}
         for key, label in names.items():
             if f"{key}_s" in r:
                 lines.append(_row(label, r[f"{key}_s"]))
-        ratio = f"lhrule / SQL {r['score_vs_sql']:.2f}; diff / score {r['diff_vs_score']:.2f}"
-        if "score_vs_python" in r:
-            ratio += f"; lhrule / per-event Python {r['score_vs_python']:.4f} ({1 / r['score_vs_python']:.0f}× faster)"
+        ratios = [f"lhrule / SQL {r['score_vs_sql']:.2f}" if "score_vs_sql" in r else "",
+                  f"diff / score {r['diff_vs_score']:.2f}" if "diff_vs_score" in r else "",
+                  f"lhrule / per-event Python {r['score_vs_python']:.4f} ({1 / r['score_vs_python']:.0f}× faster)"
+                  if "score_vs_python" in r else "",
+                  f"Spark / DuckDB {r['spark_vs_score']:.2f} (Spark's JSON equals DuckDB's: {r['spark_equal']})"
+                  if "spark_vs_score" in r else ""]
         rss = ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mb"].items())
-        lines += ["", ratio + ".", "", f"Peak memory (MB): {rss}. SQL equals lhrule: {r['equal']}.", ""]
+        lines += ["", "; ".join(x for x in ratios if x) + ".", "",
+                  f"Peak memory (MB): {rss}. SQL equals lhrule: {r['equal']}.", ""]
     e = explain["engine"]
     lines += [f"## explain on {explain['events']:,} events", "",
               "System D (`rulebooks/tejia/response-3min.rule`); the engine's part is the explain itself with the",

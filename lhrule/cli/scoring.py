@@ -28,6 +28,11 @@ def engine_choice(engine: str, master: str | None) -> None:
         raise usage_error(f"--engine must be {' or '.join(ENGINES)}, not {engine!r}")
     if master is not None and engine != "spark":
         raise usage_error("--spark-master is for --engine spark")
+    import re
+
+    if master is not None and not re.fullmatch(r"local(\[(\d+|\*)(,\d+)?\])?|yarn|(spark|k8s|mesos)://\S+", master):
+        raise usage_error(f"--spark-master {master!r} is not a Spark master URL: local[*], local[4], "
+                          f"spark://HOST:7077, yarn or k8s://URL")
 
 
 def data_location(data: str, engine: str) -> Path | str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lhrule.engine import ir
 from lhrule.engine.dataset import FORMATS, DatasetError
@@ -45,6 +46,9 @@ def session(timezone: str, master: str | None = None):
                .config("spark.sql.session.timeZone", timezone)
                .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
                .config("spark.sql.ansi.enabled", "true"))
+    if SparkConf().get("spark.driver.extraJavaOptions", None) is None:  # quiet, unless the user set the JVM's options
+        config = Path(__file__).with_name("log4j2.properties")
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{config}")
     if master.startswith("local"):
         # One machine: no web UI, and few shuffle partitions (Spark's 200 are for clusters).
         builder = (builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
