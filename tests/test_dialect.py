@@ -67,3 +67,20 @@ def test_a_function_sqlglot_would_pass_through_to_spark_is_refused():
     with pytest.raises(NotPortable, match="the function list_reduce has no Spark form"):
         render(query, "spark")
     assert render(query, "duckdb") == "SELECT LIST_REDUCE(x) FROM t"
+
+
+def test_check_says_which_rules_cannot_run_on_spark(monkeypatch, at_root):
+    from typer.testing import CliRunner
+
+    from lhrule.cli.main import app
+
+    assert CliRunner().invoke(app, ["check", "rulebooks/", "--engine", "spark"]).exit_code == 0
+    monkeypatch.setattr(dialect, "SPARK_NAMES", {})  # as if min_by had no known Spark form
+    result = CliRunner().invoke(app, ["check", "rulebooks/tmall/basic-service.rule", "--engine", "spark"])
+    assert result.exit_code == 1
+    assert "rulebooks/tmall/basic-service.rule:99:1: error[E070]: indicator reply_rate cannot run on spark: the " \
+           "function arg_min_null has no Spark form" in result.output
+    assert "basic-service.rule:120:1: error[E070]: indicator human_response_time cannot run" in result.output
+    assert "score this rulebook with --engine duckdb" in result.output
+    assert CliRunner().invoke(app, ["check", "rulebooks/tmall/basic-service.rule"]).exit_code == 0  # DuckDB runs it
+    assert CliRunner().invoke(app, ["check", "rulebooks/", "--engine", "sql"]).exit_code == 2

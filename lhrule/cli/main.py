@@ -85,15 +85,32 @@ def compile_or_exit(path: Path, runnable: bool = True):
     return rb
 
 
+def _engine_diagnostics(result, engine: str) -> list:
+    """E070 for each rule of a clean rulebook that has no form on `engine` (DuckDB runs all)."""
+    rb = result.rulebook
+    if engine == "duckdb" or not result.ok or rb is None or rb.entity is None or not rb.indicators:
+        return []
+    from lhrule.engine.diagnostics import Diagnostic
+    from lhrule.engine.dialect import not_portable
+
+    return [Diagnostic(code="E070", severity="error", message=message, span=decl.span,
+                       notes=("score this rulebook with --engine duckdb",))
+            for decl, message in not_portable(rb, engine) if getattr(decl, "span", None) is not None]
+
+
 @app.command()
 def check(
     paths: Paths,
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="Also check that every rule can run on this engine: "
+                                                         "duckdb or spark.")] = "duckdb",
 ) -> None:
     """Compile rulebooks and report every mistake with file:line:col."""
     if format not in ("text", "json"):
         raise usage_error(f"--format must be text or json, not {format!r}")
+    if engine not in ("duckdb", "spark"):
+        raise usage_error(f"--engine must be duckdb or spark, not {engine!r}")
     from lhrule.engine.compile import compile_rulebook
     from lhrule.engine.diagnostics import render, summary
 
@@ -103,7 +120,7 @@ def check(
     for f in files:
         result = compile_rulebook(f)
         sources.update(result.sources)
-        for d in result.diagnostics:
+        for d in result.diagnostics + _engine_diagnostics(result, engine):
             key = (d.code, d.span, d.message)
             if key not in seen:  # an included file's findings are reported once
                 seen.add(key)

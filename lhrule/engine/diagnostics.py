@@ -55,6 +55,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E050": ("bad test", "expect x for \"s1\" = 3m  where x is a rate"),
     "E060": ("bad header", 'timezone "Mars/Olympus"'),
     "E061": ("bad range", "effective 2024-12-31 .. 2024-01-01"),
+    "E070": ("cannot run on the engine asked for", "lhrule check --engine spark on a rule Spark has no form for"),
     "W001": ("declaration without a citation", "indicator x { ... }  # no cite"),
 }
 

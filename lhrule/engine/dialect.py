@@ -51,15 +51,25 @@ def _lower_for_spark(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def check_portable(rb, dialect: str, days=None) -> None:
-    """Raise NotPortable, naming the rule and where it is written, unless every query that
-    scoring and explaining `rb` can send (`query.every_query`) has a form in `dialect`."""
+def not_portable(rb, dialect: str, days=None):
+    """(declaration, message) for each query that scoring and explaining `rb` can send
+    (`query.every_query`) with no form in `dialect`; a declaration is named once."""
     from lhrule.engine.query import every_query
 
+    named = set()
     for what, decl, query in every_query(rb, days):
         try:
             render(query, dialect)
         except NotPortable as e:
-            span = getattr(decl, "span", None)
-            where = f"{span.file}:{span.line}:{span.column}: " if span is not None else ""
-            raise NotPortable(f"{where}{what} cannot run on {dialect}: {e}; score it with --engine duckdb") from None
+            if id(decl) not in named:
+                named.add(id(decl))
+                yield decl, f"{what} cannot run on {dialect}: {e}"
+
+
+def check_portable(rb, dialect: str, days=None) -> None:
+    """Raise NotPortable, naming the first rule with no form in `dialect` and where it is
+    written, before anything runs."""
+    for decl, message in not_portable(rb, dialect, days):
+        span = getattr(decl, "span", None)
+        where = f"{span.file}:{span.line}:{span.column}: " if span is not None else ""
+        raise NotPortable(f"{where}{message}; score it with --engine duckdb")
