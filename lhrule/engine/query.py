@@ -349,7 +349,7 @@ def every_version(rb: ir.Rulebook) -> list[dt.date]:
 
 
 def every_query(rb: ir.Rulebook, days: list[dt.date] | None = None):
-    """(what, query) for each query scoring or explaining can send on `days` (by default, on
+    """(what, declaration, query) for each query scoring or explaining can send on `days` (by default, on
     a day of every version of the rules): the shops, and per indicator its counts and flags."""
     from lhrule.engine.plan import plan_for
 
