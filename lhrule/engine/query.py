@@ -191,20 +191,21 @@ def _sliding_aggregate(rb, plan, ind, days, shops) -> exp.Select:
     sums = [exp.alias_(exp.func("SUM", exp.column(c.alias_or_name, "p")), c.alias_or_name)
             for c in partial.expressions[2:]]
     as_of = exp.column("as_of", DAYS)
-    lo = exp.DateAdd(this=as_of, expression=lit(-ind.window.start_offset), unit=exp.var("DAY"))
-    hi = exp.DateAdd(this=as_of, expression=lit(-ind.window.end_offset), unit=exp.var("DAY"))
+    lo = exp.DateAdd(this=as_of.copy(), expression=lit(-ind.window.start_offset), unit=exp.var("DAY"))
+    hi = exp.DateAdd(this=as_of.copy(), expression=lit(-ind.window.end_offset), unit=exp.var("DAY"))
     on = exp.and_(exp.GTE(this=exp.column("day", "p"), expression=cast(lo, "DATE")),
                   exp.LTE(this=exp.column("day", "p"), expression=cast(hi, "DATE")))
     return (exp.select(exp.column("shop_id", "p"), exp.alias_(as_of, "as_of"), *sums)
-            .from_(partial.subquery("p", copy=False), copy=False).join(days_table(days), on=on, join_type="inner")
-            .group_by(exp.column("shop_id", "p"), as_of))
+            .from_(partial.subquery("p", copy=False), copy=False)
+            .join(days_table(days), on=on, join_type="inner", copy=False)
+            .group_by(exp.column("shop_id", "p"), as_of.copy(), copy=False))
 
 
 def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tuple[str, str]) -> exp.Select:
     if ind.once_per:
         flags = _first_of_each_key(plan, ind, flags, by)
     columns = [exp.column(by[0]), exp.column(by[1]), *_counts(plan, ind)]
-    return exp.select(*columns).from_(flags.subquery("flagged", copy=False), copy=False).group_by(*by)
+    return exp.select(*columns).from_(flags.subquery("flagged", copy=False), copy=False).group_by(*by, copy=False)
 
 
 def _counts(plan: Plan, ind: ir.Indicator, prefix: str = "") -> list[exp.Expression]:
@@ -257,7 +258,7 @@ def _first_of_each_key(plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tup
                                   "value"))
     columns += _excluded_counts(plan, ind)
     return (exp.select(*columns).from_(flags.subquery("unjudged", copy=False), copy=False)
-            .group_by(exp.column(by[0]), exp.column(by[1]), exp.column("eligible"), *keys))
+            .group_by(exp.column(by[0]), exp.column(by[1]), exp.column("eligible"), *keys, copy=False))
 
 
 def fusion_key(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date]) -> tuple | None:
@@ -299,8 +300,9 @@ def fused_aggregate_query(rb: ir.Rulebook, plan: Plan, inds: list[ir.Indicator],
         outer += [exp.alias_(exp.func("BOOL_OR", exp.column(p + "seen")), p + "seen"), *_counts(plan, ind, p)]
     keys = [exp.column(f"key_{i}") for i in range(1, len(inds[0].once_per) + 1)]
     grouped = (exp.select(*inner).from_(step.subquery("unjudged", copy=False), copy=False)
-               .group_by(exp.column("shop_id"), exp.column("as_of"), *keys))
-    return exp.select(*outer).from_(grouped.subquery("flagged", copy=False), copy=False).group_by("shop_id", "as_of")
+               .group_by(exp.column("shop_id"), exp.column("as_of"), *keys, copy=False))
+    return exp.select(*outer).from_(grouped.subquery("flagged", copy=False), copy=False).group_by("shop_id", "as_of",
+                                                                                                  copy=False)
 
 
 def split_fused(inds: list[ir.Indicator], rows: list[dict]) -> dict[str, list[dict]]:
@@ -330,7 +332,7 @@ def shop_query(rb: ir.Rulebook, plan: Plan, shops: list[str] | None = None) -> e
         select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left",
                              copy=False)
     if shops is not None:
-        select = select.where(exp.In(this=col(ROW, entity.key.name), expressions=[lit(s) for s in shops]))
+        select = select.where(exp.In(this=col(ROW, entity.key.name), expressions=[lit(s) for s in shops]), copy=False)
     return select
 
 
