@@ -151,3 +151,20 @@ def test_the_cli_scores_with_spark(datasets):
     spark = CliRunner().invoke(app, [*args, "--engine", "spark", "--spark-master", "local[2]"])
     assert duck.exit_code == 0 and spark.exit_code == 0, spark.output
     assert json.loads(spark.stdout) == json.loads(duck.stdout)
+
+
+def test_spark_failures_are_one_line_messages(datasets, tmp_path):
+    from typer.testing import CliRunner
+
+    from lhrule.cli.main import app
+
+    bad = tmp_path / "truncated"
+    bad.mkdir()
+    for f in datasets["parquet"].iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    (bad / "consultations.parquet").write_bytes((datasets["parquet"] / "consultations.parquet").read_bytes()[:5000])
+    result = CliRunner().invoke(app, ["score", "rulebooks/tejia/response-3min.rule", "--data", bad.as_uri(),
+                                      "--as-of", AS_OF, "--engine", "spark", "--spark-master", "local[2]"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("lhrule: Spark failed: [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER] ")
+    assert "consultations.parquet" in result.stderr and "Traceback" not in result.output

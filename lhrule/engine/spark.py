@@ -121,7 +121,11 @@ def describe_spark_error(exc: Exception) -> str | None:
         return str(exc)
     if not (module.startswith("pyspark") or module.startswith("py4j")):
         return None
-    return f"Spark failed: {_first_line(exc)}"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    said = lines[0] if lines else type(exc).__name__
+    if not said.startswith("["):  # py4j's "An error occurred while calling o92.parquet.": the JVM's reason
+        said = next((line.split("Exception: ", 1)[1] for line in lines if "Exception: " in line), said)
+    return f"Spark failed: {said.split(' SQLSTATE:')[0]}"
 
 
 def fingerprint(spark, files: dict[str, list[str]]) -> str:
