@@ -164,3 +164,29 @@ def test_score_json_puts_one_shop_on_each_line(at_root):
     assert len(shop_lines) == len(out["shops"]) == 130
     assert json.loads(shop_lines[0].rstrip(",")) == out["shops"][0]
     assert lines[-2:] == ["  ]", "}"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "s3a://bucket/events"], "--data s3a://bucket/events: DuckDB reads local folders; read a URI with "
+                                        "--engine spark"),
+    (["--spark-master", "local[2]"], "--spark-master is for --engine spark"),
+    (["--engine", "spark", "--spark-master", "bogus://x"], "--spark-master 'bogus://x' is not a Spark master URL"),
+    (["--engine", "sql"], "--engine must be duckdb or spark, not 'sql'"),
+])
+def test_engine_flags_are_checked_before_anything_starts(args, message, at_root):
+    base = ["score", "rulebooks/tejia/response-3min.rule", "--as-of", "2024-06-30"]
+    result = CliRunner().invoke(app, [*base, *(args if "--data" in args else ["--data", "examples/data", *args])])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_spark_without_pyspark_or_with_quarantine_says_what_to_do(monkeypatch, at_root):
+    args = ["score", "rulebooks/tejia/response-3min.rule", "--data", "examples/data", "--as-of", "2024-06-30",
+            "--engine", "spark"]
+    result = CliRunner().invoke(app, [*args, "--on-bad-rows", "quarantine"])
+    assert result.exit_code == 1
+    assert "lhrule: --on-bad-rows quarantine runs on DuckDB only" in result.output
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as in an install without the spark extra
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "lhrule: --engine spark needs PySpark: pip install 'lhrule[spark]' (and Java 17 or newer)" in result.output
