@@ -168,3 +168,26 @@ def test_spark_failures_are_one_line_messages(datasets, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.startswith("lhrule: Spark failed: [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER] ")
     assert "consultations.parquet" in result.stderr and "Traceback" not in result.output
+
+
+def test_spark_submit_runs_lhrule_with_its_own_master(datasets, tmp_path):
+    """The README's way to a cluster: `spark-submit [--master URL] …/lhrule/__main__.py score …`."""
+    import os
+    import subprocess
+    import sys
+
+    home = Path(pyspark.__file__).parent
+    env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable}
+    submit = [str(home / "bin" / "spark-submit"), "--master", "local[1]"]
+    probe = tmp_path / "probe.py"
+    probe.write_text("from lhrule.engine.spark import session\nprint('master', session('Asia/Shanghai').sparkContext"
+                     ".master)\n", encoding="utf-8")
+    done = subprocess.run([*submit, str(probe)], env=env, capture_output=True, text=True, timeout=300)
+    assert "master local[1]" in done.stdout, done.stderr[-2000:]
+    main = Path(lhrule.__file__).parent / "__main__.py"
+    args = ["score", "rulebooks/tejia/response-3min.rule", "--data", str(datasets["parquet"]), "--as-of", AS_OF,
+            "--format", "json", "--engine", "spark"]
+    done = subprocess.run([*submit, str(main), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    duck = lhrule.score(ROOT / "rulebooks/tejia/response-3min.rule", datasets["parquet"], as_of=AS_OF).to_json()
+    assert json.loads(done.stdout)["shops"] == duck["shops"]

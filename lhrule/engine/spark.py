@@ -41,22 +41,27 @@ def session(timezone: str, master: str | None = None):
     except ImportError:
         raise SparkMissing("--engine spark needs PySpark: pip install 'lhrule[spark]' (and Java 17 or newer)") \
             from None
-    master = master or SparkConf().get("spark.master", None) or DEFAULT_MASTER
-    builder = (SparkSession.builder.appName("lhrule").master(master)
+    # Under spark-submit the JVM is up already, with the master and settings it was given.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    builder = (SparkSession.builder.appName("lhrule")
                .config("spark.sql.session.timeZone", timezone)
                .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
                .config("spark.sql.ansi.enabled", "true"))
-    if SparkConf().get("spark.driver.extraJavaOptions", None) is None:  # quiet, unless the user set the JVM's options
-        config = Path(__file__).with_name("log4j2.properties")
+    if master is not None or not submitted:
+        master = master or DEFAULT_MASTER
+        builder = builder.master(master)
+    if not submitted and SparkConf().get("spark.driver.extraJavaOptions", None) is None:
+        config = Path(__file__).with_name("log4j2.properties")  # quiet, unless the user set the JVM's options
         builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{config}")
-    if master.startswith("local"):
+    if master is not None and master.startswith("local"):
         # One machine: no web UI, and few shuffle partitions (Spark's 200 are for clusters).
         builder = (builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                    .config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2))))
     try:
         spark = builder.getOrCreate()
     except Exception as e:  # the JVM did not start: no Java, or a bad master URL
-        raise SparkMissing(f"Spark did not start with master {master}: {_first_line(e)}") from None
+        raise SparkMissing(f"Spark did not start with master {master or 'of spark-submit'}: {_first_line(e)}") \
+            from None
     # Spark's errors reach the user as one-line messages (`describe_spark_error`), not as
     # logs: the JVM's, and PySpark's own loggers of failed queries.
     spark.sparkContext.setLogLevel("FATAL")
