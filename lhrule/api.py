@@ -166,7 +166,7 @@ def available_memory() -> int | None:
     return None
 
 
-ENGINES = ("duckdb", "spark")
+ENGINES = ("duckdb", "spark")  # the dialects of engine.dialect, named without loading sqlglot
 
 
 def _open(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str = "duckdb",
@@ -174,7 +174,6 @@ def _open(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str = "duckd
     """A connection with the dataset's views, validated: (con, stamp, validation). With
     engine="spark", the dataset is validated as for DuckDB, then read by Spark."""
     from lhrule.engine.dataset import DatasetError, connect, is_uri, open_dataset
-    from lhrule.engine.report import dataset_fingerprint
     from lhrule.engine.validate import quarantine as set_aside
     from lhrule.engine.validate import validate
 
@@ -204,7 +203,7 @@ def _open(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str = "duckd
             raise DatasetError(f"the dataset {data} has bad rows:\n{report}\nfix them, or score the rest with "
                                f"--on-bad-rows quarantine (the bad rows are written aside with their reasons)")
         quarantined = set_aside(con, rb.ir, dataset, checked, Path(quarantine or "quarantine"))
-    stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": dataset_fingerprint(dataset.files)}
+    stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": data_fingerprint(data, dataset.files)}
     if quarantined:
         stamp["quarantined"] = quarantined
     if engine == "spark":
@@ -219,24 +218,35 @@ def spark_connection(rb: Rulebook, data, master: str | None = None):
 
     check_portable(rb.ir, "spark")  # before Spark starts: a rule it cannot run is said at once
     spark = session(rb.ir.timezone, master)
-    con = SparkConnection(spark)
-    con.dataset = open_dataset(spark, str(data), rb.ir)
-    return con
+    return SparkConnection(spark, open_dataset(spark, str(data), rb.ir))
+
+
+def data_fingerprint(data, files: dict, con=None) -> str:
+    """The dataset's fingerprint, as the stamp of a score gives it: at a URI, from Spark's
+    listing of its files (`con` a Spark connection); in a local folder, from the files
+    themselves, whichever engine listed them (Spark names them file:/…)."""
+    from lhrule.engine.dataset import is_uri
+    from lhrule.engine.report import dataset_fingerprint
+
+    if is_uri(data):
+        from lhrule.engine.spark import fingerprint
+
+        return fingerprint(con.spark, files)
+    return dataset_fingerprint({t: [Path(str(f).removeprefix("file:")) for f in fs] for t, fs in files.items()})
 
 
 def _open_uri(rb: Rulebook, data: str, master: str | None) -> tuple:
     """A dataset at a URI, read and validated by Spark; bad rows stop the run."""
     from lhrule.engine.dataset import DatasetError
-    from lhrule.engine.spark import fingerprint
     from lhrule.engine.spark_validate import validate
 
     con = spark_connection(rb, data, master)
-    checked = validate(con.spark, rb.ir, con.dataset.files)
+    checked = validate(con.spark, rb.ir, con.files)
     if not checked.ok:
         report = "\n".join(f"  {p}" for p in checked.problems)
         raise DatasetError(f"the dataset {data} has bad rows:\n{report}\nfix them (quarantine needs a local copy "
                            f"and the DuckDB engine)")
-    stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": fingerprint(con.spark, con.dataset.files)}
+    stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": data_fingerprint(data, con.files, con)}
     return con, stamp, checked
 
 

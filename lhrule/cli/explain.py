@@ -46,16 +46,18 @@ def explain(
     from lhrule.engine.dataset import connect, open_dataset
     from lhrule.engine.explain import Explainer
 
+    from lhrule.api import data_fingerprint
+
     def build():
         if engine == "spark":
             from lhrule.api import spark_connection
 
             con = spark_connection(rb, place, spark_master)
-            files = con.dataset.files
+            files = con.files
         else:
             con = connect(rb.ir)
             files = open_dataset(con, place, rb.ir).files
-        peers = _saved_peers(results, rb, _fingerprint(place, files, con)) if results else None
+        peers = _saved_peers(results, rb, data_fingerprint(place, files, con)) if results else None
         return Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers).explain(shop, day)
 
     tree = _guarded(build, place)
@@ -88,19 +90,6 @@ def _saved_peers(path: Path, rb, fingerprint: str):
         raise usage_error(f"{path} was scored with another rulebook or dataset (its stamp does not match): score "
                           f"again, or leave out --results")
     return peer_aggregates(rb.ir, table.to_pylist())
-
-
-def _fingerprint(place, files: dict, con) -> str:
-    """The dataset's fingerprint as `score` stamps it (`api._open`): a URI's from Spark's file
-    listing, a local folder's from its files (Spark names them file:/…)."""
-    from lhrule.engine.dataset import is_uri
-    from lhrule.engine.report import dataset_fingerprint
-
-    if is_uri(place):
-        from lhrule.engine.spark import fingerprint
-
-        return fingerprint(con.spark, files)
-    return dataset_fingerprint({t: [Path(str(f).removeprefix("file:")) for f in fs] for t, fs in files.items()})
 
 
 def _where(node) -> str:

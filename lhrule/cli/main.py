@@ -109,8 +109,9 @@ def check(
     """Compile rulebooks and report every mistake with file:line:col."""
     if format not in ("text", "json"):
         raise usage_error(f"--format must be text or json, not {format!r}")
-    if engine not in ("duckdb", "spark"):
-        raise usage_error(f"--engine must be duckdb or spark, not {engine!r}")
+    from lhrule.cli.scoring import engine_choice
+
+    engine_choice(engine, None)
     from lhrule.engine.compile import compile_rulebook
     from lhrule.engine.diagnostics import render, summary
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from lhrule.engine import ir
@@ -43,10 +42,7 @@ def session(timezone: str, master: str | None = None):
             from None
     # Under spark-submit the JVM is up already, with the master and settings it was given.
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ
-    builder = (SparkSession.builder.appName("lhrule")
-               .config("spark.sql.session.timeZone", timezone)
-               .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
-               .config("spark.sql.ansi.enabled", "true"))
+    builder = SparkSession.builder.appName("lhrule")
     if master is not None or not submitted:
         master = master or DEFAULT_MASTER
         builder = builder.master(master)
@@ -67,7 +63,8 @@ def session(timezone: str, master: str | None = None):
     spark.sparkContext.setLogLevel("FATAL")
     for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    # Each rulebook its own session: its own views and time zone, one Spark context for all.
+    # Each rulebook its own session: its own views, time zone and SQL settings; one Spark
+    # context for all.
     spark = spark.newSession()
     for key, value in (("spark.sql.session.timeZone", timezone), ("spark.sql.timestampType", "TIMESTAMP_NTZ"),
                        ("spark.sql.ansi.enabled", "true")):
@@ -78,12 +75,6 @@ def session(timezone: str, master: str | None = None):
 def _first_line(e: Exception) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
-
-
-@dataclass
-class SparkDataset:
-    uri: str
-    files: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Cursor:
@@ -105,12 +96,14 @@ class Cursor:
 
 
 class SparkConnection:
-    """What the engine asks of a connection, answered by Spark. Queries reach it as Spark SQL."""
+    """What the engine asks of a connection, answered by Spark. Queries reach it as Spark SQL.
+    `files` are the dataset's files by table, as Spark's file system names them."""
 
     dialect = "spark"
 
-    def __init__(self, spark):
+    def __init__(self, spark, files: dict[str, list[str]] | None = None):
         self.spark = spark
+        self.files = files or {}
 
     def execute(self, text: str) -> Cursor:
         frame = self.spark.sql(text)
@@ -180,14 +173,16 @@ def table_files(spark, root: str, name: str) -> list[str]:
     return []
 
 
-def open_dataset(spark, data: str, rb: ir.Rulebook) -> SparkDataset:
+def open_dataset(spark, data: str, rb: ir.Rulebook) -> dict[str, list[str]]:
+    """The views `t_NAME` over the dataset's files; the files by table."""
     from lhrule.engine.dataset import needed_tables
 
     root = _uri(str(data))
     jvm, fs = _fs(spark, root)
     if not fs.exists(jvm.org.apache.hadoop.fs.Path(root)):
         raise DatasetError(f"no dataset folder at {data}")
-    out, missing, needed = SparkDataset(root), [], needed_tables(rb)
+    out: dict[str, list[str]] = {}
+    missing, needed = [], needed_tables(rb)
     for table in rb.tables:
         files = table_files(spark, root, table.name)
         if not files:
@@ -195,7 +190,7 @@ def open_dataset(spark, data: str, rb: ir.Rulebook) -> SparkDataset:
                 missing.append(table.name)
             _empty_view(spark, table)
             continue
-        out.files[table.name] = files
+        out[table.name] = files
         _file_view(spark, table, files)
     if missing:
         raise DatasetError(f"the dataset {data} has no table {', '.join(sorted(missing))}: expected NAME.parquet, "
