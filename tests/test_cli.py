@@ -190,3 +190,11 @@ def test_spark_without_pyspark_or_with_quarantine_says_what_to_do(monkeypatch, a
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "lhrule: --engine spark needs PySpark: pip install 'lhrule[spark]' (and Java 17 or newer)" in result.output
+
+
+@pytest.mark.parametrize("command", ["score", "explain", "diff"])
+def test_help_names_the_spark_extra_as_written(command):
+    # Rich reads "[spark]" as markup unless it is escaped; the help must show what to type
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
+    assert result.exit_code == 0
+    assert "pip install 'lhrule[spark]'" in result.output

@@ -16,7 +16,7 @@ DEMO_AS_OF = dt.date(2024, 6, 30)
 
 
 EngineOption = Annotated[str, typer.Option("--engine", help="duckdb (this machine), or spark: the same queries on "
-                                           "Spark (pip install 'lhrule[spark]').")]
+                                           "Spark (pip install 'lhrule\\[spark]').")]
 MasterOption = Annotated[Optional[str], typer.Option("--spark-master", help="With --engine spark: the master URL "
                                                      "(default: spark-submit's, else local[*]).", show_default=False)]
 
