@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from lhrule.engine import ir
-from lhrule.engine.score import ShopResult, decimal_text
+from lhrule.engine.score import ShopResult, decimal_text, gc_held
 
 VALUE_DIGITS = 4  # rates and averages shown to 4 places unless the rulebook rounds otherwise
 
@@ -97,6 +97,7 @@ def json_text(out: dict, rows: str = "shops") -> str:
     return (head[:-2] + ",\n" if head != "{}" else "{\n") + f'  "{rows}": {body}\n}}'
 
 
+@gc_held()
 def score_json(results: list[ShopResult], rb: ir.Rulebook, days: list[dt.date], stamp: dict) -> dict:
     ranged = len(days) > 1
     out: dict = {"rulebook": rb.name, "version": rb.version}
@@ -110,6 +111,7 @@ def score_json(results: list[ShopResult], rb: ir.Rulebook, days: list[dt.date], 
     return out
 
 
+@gc_held()
 def flat_rows(results: list[ShopResult], rb: ir.Rulebook) -> list[dict]:
     """One row per shop and day, one column per indicator value, band and points."""
     rows, statics = [], {}
