@@ -77,12 +77,22 @@ def shop_json(res: ShopResult, rb: ir.Rulebook, with_day: bool = False, statics:
         indicators[name] = item
     out["indicators"] = indicators
     out["dimensions"] = {n: {"label": d.decl.label or n, "score": decimal_text(d.value, VALUE_DIGITS),
-                             "weights": {k: decimal_text(w, VALUE_DIGITS) for k, w in d.weights.items()}}
+                             "weights": _weights_text(d.weights, statics)}
                          for n, d in res.dimensions.items()}
     out["scores"] = {n: decimal_text(s.value, s.decl.round or VALUE_DIGITS) for n, s in res.scores.items()}
     out["grades"] = {n: (g.label if g else None) for n, g in res.grades.items()}
     out["actions"] = [a for a, on in res.actions.items() if on]
     return out
+
+
+def _weights_text(weights: dict, statics: dict) -> dict:
+    """A dimension's weights as text, worked out once for all the shops that share the weights
+    (each shop gets its own copy: a caller may change one shop's dict)."""
+    key = ("weights", id(weights))
+    found = statics.get(key)
+    if found is None or found[0] is not weights:
+        found = statics[key] = (weights, {k: decimal_text(w, VALUE_DIGITS) for k, w in weights.items()})
+    return dict(found[1])
 
 
 def json_text(out: dict, rows: str = "shops") -> str:
