@@ -87,8 +87,10 @@ def compile_or_exit(path: Path, runnable: bool = True):
 
 def _engine_diagnostics(result, engine: str) -> list:
     """E070 for each rule of a clean rulebook that has no form on `engine` (DuckDB runs all)."""
+    if engine == "duckdb" or not result.ok:
+        return []
     rb = result.rulebook
-    if engine == "duckdb" or not result.ok or rb is None or rb.entity is None or not rb.indicators:
+    if rb.entity is None or not rb.indicators:
         return []
     from lhrule.engine.diagnostics import Diagnostic
     from lhrule.engine.dialect import not_portable

@@ -23,7 +23,7 @@ import pickle
 import sys
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2  # 2: the IR pickled apart from the diagnostics
 
 
 def folder() -> Path | None:
@@ -85,8 +85,9 @@ def _write(entry: Path | None, value) -> None:
         pass
 
 
-def lookup(path: Path, root: Path | None):
-    """The cached compile result of `path`, or None."""
+def lookup(path: Path, root: Path | None) -> dict | None:
+    """The cached compile result of `path` (diagnostics, sources, and the IR as pickled bytes,
+    None when it had errors), or None."""
     saved = _read(_entry(path, root))
     if saved is None:
         return None
@@ -96,12 +97,15 @@ def lookup(path: Path, root: Path | None):
                 return None
         except OSError:  # a file it read is gone
             return None
-    return saved["compiled"]
+    return saved
 
 
 def store(path: Path, root: Path | None, compiled, files: dict[str, bytes]) -> None:
-    """Save a compile result with the contents of the files it read (absolute path -> bytes)."""
-    _write(_entry(path, root), {"files": [(p, digest(b)) for p, b in files.items()], "compiled": compiled})
+    """Save a compile result with the contents of the files it read (absolute path -> bytes).
+    The IR is pickled apart, to be unpickled only when it is used."""
+    ir = None if compiled.rulebook is None else pickle.dumps(compiled.rulebook, protocol=pickle.HIGHEST_PROTOCOL)
+    _write(_entry(path, root), {"files": [(p, digest(b)) for p, b in files.items()],
+                                "diagnostics": compiled.diagnostics, "sources": compiled.sources, "ir": ir})
 
 
 # ---------------------------------------------------------------- datasets found clean

@@ -9,7 +9,6 @@ returns the IR (None when there are errors) and every diagnostic found.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,15 +50,27 @@ STMT_WORDS = {"as_of": "as of", "min_sample": "min sample", "only_for": "only fo
 CITED = {"param", "dimension", "indicator", "exclusion", "bands", "score", "grade", "action", "revise", "retire"}
 
 
-@dataclass
 class Compiled:
-    rulebook: ir.Rulebook | None
-    diagnostics: list[Diagnostic]
-    sources: dict[str, str]
+    """A compile's result: the IR (None when there are errors), every diagnostic, and the text
+    of every file read. Found in the cache, the IR is unpickled when first asked for, so
+    `lhrule check`, which reads only the diagnostics, does not pay for it."""
+
+    def __init__(self, rulebook: ir.Rulebook | None, diagnostics: list[Diagnostic], sources: dict[str, str],
+                 pickled: bytes | None = None):
+        self._rulebook, self._pickled = rulebook, pickled
+        self.diagnostics, self.sources = diagnostics, sources
+
+    @property
+    def rulebook(self) -> ir.Rulebook | None:
+        if self._pickled is not None:
+            import pickle
+
+            self._rulebook, self._pickled = pickle.loads(self._pickled), None
+        return self._rulebook
 
     @property
     def ok(self) -> bool:
-        return self.rulebook is not None
+        return self._pickled is not None or self._rulebook is not None
 
 
 def compile_rulebook(path: Path, root: Path | None = None) -> Compiled:
@@ -69,7 +80,7 @@ def compile_rulebook(path: Path, root: Path | None = None) -> Compiled:
 
     found = cache.lookup(path, root)
     if found is not None:
-        return found
+        return Compiled(None, found["diagnostics"], found["sources"], pickled=found["ir"])
     from lhrule.engine.load import load
 
     loaded = load(path, root)
