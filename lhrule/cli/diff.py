@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from lhrule.cli.main import app, compile_or_exit, usage_error, writable
-from lhrule.cli.scoring import EngineOption, MasterOption, _date, _guarded, data_location, engine_choice
+from lhrule.cli.scoring import EngineOption, MasterOption, _date, _guarded, data_location, engine_choice, spinner
 
 
 @app.command()
@@ -63,11 +63,9 @@ def diff(
     with ExitStack() as stack:
         before = _rulebook(old, stack)
         after = _rulebook(new, stack) if new is not None else before
-        from rich.console import Console
-
         from lhrule.api import diff as api_diff
 
-        with Console(stderr=True).status(f"scoring {data} with both versions …"):
+        with spinner(f"scoring {data} with both versions …"):
             run = _guarded(lambda: api_diff(before, after, place, day, first, second, attribution,
                                             engine=engine, spark_master=spark_master), place)
     old_name = f"{old} (rules of {first})" if first else old

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -104,14 +106,22 @@ def score(
 
 def _run(rb, data: Path | str, day, first, last, shops, on_bad_rows: str = "stop", quarantine: Path | None = None,
          engine: str = "duckdb", spark_master: str | None = None):
-    from rich.console import Console
-
     from lhrule.api import score as api_score
 
-    with Console(stderr=True).status(f"scoring {data} with {rb.path.name} …"):
+    with spinner(f"scoring {data} with {rb.path.name} …"):
         return _guarded(lambda: api_score(rb, data, as_of=day, start=first, end=last, shops=shops,
                                           on_bad_rows=on_bad_rows, quarantine=quarantine, engine=engine,
                                           spark_master=spark_master), data)
+
+
+def spinner(text: str):
+    """A spinner on stderr while the work runs, when a person watches it there; else nothing
+    (and Rich is not imported: 0.05 s of every piped or scripted run)."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(text)
 
 
 def _guarded(work, data: Path | str):
