@@ -246,6 +246,38 @@ def test_a_small_memory_limit_spills_to_the_temp_folder_and_scores_the_same(at_r
     assert plain.exit_code == limited.exit_code == 0 and limited.output == plain.output
 
 
+def test_duckdb_draws_no_progress_bar_of_its_own(at_root):
+    # On a terminal DuckDB draws a progress bar for every query past 2 s (the validation of
+    # 10M rows), over the CLI's spinner; off a terminal (as under pytest) it draws none anyway,
+    # so the setting is read in a process whose output is a terminal.
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    code = ("import duckdb, lhrule; from lhrule.engine.dataset import connect; "
+            "q = \"SELECT current_setting('enable_progress_bar')\"; "
+            "print('plain', duckdb.connect().execute(q).fetchall()); "
+            "print('lhrule', connect(lhrule.load('rulebooks/taobao/lighthouse.rule').ir).execute(q).fetchall())")
+    leader, follower = pty.openpty()
+    proc = subprocess.run([sys.executable, "-c", code], stdout=follower, stderr=follower, timeout=120)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal is closed once all is read
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    text = output.decode()
+    assert proc.returncode == 0, text
+    assert "plain [(True,)]" in text  # DuckDB's own default on a terminal
+    assert "lhrule [(False,)]" in text
+
+
 def test_a_bad_memory_limit_is_refused(at_root, monkeypatch):
     monkeypatch.setenv("LHRULE_MEMORY_LIMIT", "lots")
     result = CliRunner().invoke(app, LIGHTHOUSE)
