@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # The compile cache of the tests is their own (CLI tests run in-process and in subprocesses).
 os.environ["LHRULE_CACHE_DIR"] = tempfile.mkdtemp(prefix="lhrule-test-cache-")
+atexit.register(shutil.rmtree, os.environ["LHRULE_CACHE_DIR"], ignore_errors=True)
 
 
 def pytest_addoption(parser):

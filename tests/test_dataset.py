@@ -77,6 +77,23 @@ def test_gbk_csv_is_read(tmp_path):
     assert shops["s1"]["category"] == "食品"
 
 
+def test_the_utf8_copy_of_a_gbk_file_is_deleted_when_the_process_ends(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    rb, data = make(tmp_path, encoding="gbk")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    code = (f"import lhrule, pathlib; run = lhrule.score({str(rb)!r}, {str(data)!r}, as_of='2024-06-30'); "
+            f"print(run.to_json()['shops'][0]['category'], len(list(pathlib.Path({str(scratch)!r}).glob('lhrule-utf8-*/*'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "TMPDIR": str(scratch)}, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["食品", "1"]  # shops.csv read through its copy while the process runs
+    assert list(scratch.glob("lhrule-utf8-*")) == []
+
+
 def test_text_that_is_neither_utf8_nor_gbk(tmp_path):
     rb, data = make(tmp_path)
     (data / "shops.csv").write_bytes(b"shop_id,main_category\ns1,\xff\xfe\xff\n")

@@ -146,16 +146,26 @@ def _utf8(path: Path, data: Dataset) -> Path:
         return path
     if not _decodes(path, "gbk"):
         raise DatasetError(f"{path} is neither UTF-8 nor GBK text: save it as UTF-8")
-    import tempfile
-
     if data.scratch is None:
-        data.scratch = Path(tempfile.mkdtemp(prefix="lhrule-utf8-"))
+        data.scratch = _scratch_folder()
     copy = data.scratch / f"{len(list(data.scratch.iterdir()))}-{path.name}"
     with path.open("r", encoding="gbk", newline="") as src, copy.open("w", encoding="utf-8", newline="") as dst:
         while chunk := src.read(1 << 20):
             dst.write(chunk)
     _ORIGINALS[str(copy)] = str(path)
     return copy
+
+
+def _scratch_folder() -> Path:
+    """A temporary folder for the transcoded copies, deleted when the process ends: the views
+    read the copies for as long as the connection is used."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="lhrule-utf8-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _decodes(path: Path, encoding: str) -> bool:
