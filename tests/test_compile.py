@@ -156,6 +156,23 @@ def test_a_cached_compile_is_the_compile_and_an_edited_include_is_read_again(tmp
     assert not broken.ok and any("strin" in d.message for d in broken.diagnostics)
 
 
+def test_a_cached_ir_that_cannot_be_read_is_compiled_again(tmp_path, monkeypatch, at_root):
+    import pickle
+
+    from lhrule.engine.compile import compile_rulebook
+
+    monkeypatch.setenv("LHRULE_CACHE_DIR", str(tmp_path / "cache"))
+    path = Path("rulebooks/tejia/response-3min.rule")
+    first = compile_rulebook(path)
+    [entry] = [f for f in (tmp_path / "cache" / "compiled").rglob("*") if f.is_file()]
+    saved = pickle.loads(entry.read_bytes())
+    assert pickle.loads(saved["ir"]) == first.rulebook  # the IR is kept apart from the diagnostics
+    entry.write_bytes(pickle.dumps({**saved, "ir": saved["ir"][:-40]}))  # damaged
+    again = compile_rulebook(path)
+    assert again.ok and again.diagnostics == first.diagnostics  # read without the IR
+    assert again.rulebook == first.rulebook
+
+
 def test_the_cache_can_be_turned_off(tmp_path, monkeypatch, at_root):
     from lhrule.engine.compile import compile_rulebook
 

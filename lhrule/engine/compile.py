@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from lhrule.engine import ir
 from lhrule.engine.diagnostics import Diagnostic, Reporter, Span, did_you_mean
@@ -56,8 +56,8 @@ class Compiled:
     `lhrule check`, which reads only the diagnostics, does not pay for it."""
 
     def __init__(self, rulebook: ir.Rulebook | None, diagnostics: list[Diagnostic], sources: dict[str, str],
-                 pickled: bytes | None = None):
-        self._rulebook, self._pickled = rulebook, pickled
+                 pickled: bytes | None = None, again: Callable[[], Compiled] | None = None):
+        self._rulebook, self._pickled, self._again = rulebook, pickled, again
         self.diagnostics, self.sources = diagnostics, sources
 
     @property
@@ -65,7 +65,11 @@ class Compiled:
         if self._pickled is not None:
             import pickle
 
-            self._rulebook, self._pickled = pickle.loads(self._pickled), None
+            try:
+                self._rulebook = pickle.loads(self._pickled)
+            except Exception:  # noqa: BLE001 - a damaged entry: compiled afresh, as on a miss
+                self._rulebook = self._again().rulebook
+            self._pickled = None
         return self._rulebook
 
     @property
@@ -80,7 +84,14 @@ def compile_rulebook(path: Path, root: Path | None = None) -> Compiled:
 
     found = cache.lookup(path, root)
     if found is not None:
-        return Compiled(None, found["diagnostics"], found["sources"], pickled=found["ir"])
+        return Compiled(None, found["diagnostics"], found["sources"], pickled=found["ir"],
+                        again=lambda: _compile(path, root))
+    return _compile(path, root)
+
+
+def _compile(path: Path, root: Path | None) -> Compiled:
+    """Compile afresh, and save the result in the cache."""
+    from lhrule.engine import cache
     from lhrule.engine.load import load
 
     loaded = load(path, root)
