@@ -215,7 +215,7 @@ def _combine(res: ShopResult, plan: Plan) -> None:
         res.scores[sc.name] = _weighted(sc, names, res, {n: v for n, v in parts.items() if v is not None})
     for gr in plan.grades:
         value = res.scores[gr.score].value if gr.score in res.scores else None
-        res.grades[gr.name] = None if value is None else _pick(gr.levels, value, res, plan, "higher")
+        res.grades[gr.name] = None if value is None else _pick(gr.levels, value, res)
 
 
 def peer_aggregates(rb: ir.Rulebook, rows: list[dict]) -> dict:
@@ -373,7 +373,7 @@ def _levels(ind: ir.Indicator, plan: Plan, day_results: list[ShopResult], peers:
         shown = r.assessed or (ind.status == "display_only" and r.reason and r.reason.startswith("display only"))
         if r.value is None or not shown or (bands.rank_within and r.rank is None):
             continue  # a level is given where the indicator is assessed, or shown to the merchant
-        r.level = _pick(bands.levels, r.value, res, plan, ind.direction, r.rank, r.group_size)
+        r.level = _pick(bands.levels, r.value, res, r.rank, r.group_size)
         if r.level is not None and r.level.points is not None:
             r.points = _bound(r.level.points, res)
 
@@ -404,7 +404,7 @@ def _compare(a: Fraction, b: Fraction) -> int:
 _HOLDS = {">=": lambda c: c >= 0, ">": lambda c: c > 0, "<=": lambda c: c <= 0, "<": lambda c: c < 0}
 
 
-def _pick(levels, value: Fraction, res: ShopResult, plan: Plan, direction: str, rank=None, size=None):
+def _pick(levels, value: Fraction, res: ShopResult, rank=None, size=None):
     for level, holds, fixed in _cuts(levels, res.plan):
         if level.cut == "otherwise":
             return level
