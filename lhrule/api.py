@@ -110,6 +110,15 @@ def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=N
     engine="spark" runs the same queries on Spark (`spark_master`, default local[*])."""
     from lhrule.engine.score import score as run
 
+    rb, days, con, stamp, checked = _prepare(rulebook, data, as_of, start, end, on_bad_rows, quarantine, engine,
+                                             spark_master)
+    _fits(con, rb, days, shops)
+    results = run(con, rb.ir, days, shops)
+    return ScoreRun(rb, days, results, con, stamp, checked)
+
+
+def _prepare(rulebook, data, as_of, start, end, on_bad_rows: str, quarantine, engine: str, spark_master) -> tuple:
+    """The rulebook, the days to score, and the dataset opened and validated."""
     rb = rulebook if isinstance(rulebook, Rulebook) else load(rulebook)
     runnable(rb)
     if start is not None or end is not None:
@@ -117,9 +126,47 @@ def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=N
     else:
         days = [_date(as_of)]
     con, stamp, checked = _open(rb, data, on_bad_rows, quarantine, engine, spark_master)
-    _fits(con, rb, days, shops)
-    results = run(con, rb.ir, days, shops)
-    return ScoreRun(rb, days, results, con, stamp, checked)
+    return rb, days, con, stamp, checked
+
+
+@dataclass
+class ScoreStream:
+    """A range scored a few days at a time (`score_stream`): each part is dropped once read,
+    so a month of a large dataset needs the memory of a few days."""
+
+    rulebook: Rulebook
+    days: list[dt.date]
+    con: object
+    stamp: dict
+    validation: object
+    shops: list[str] | None
+    days_at_a_time: int
+
+    def parts(self):
+        """The results of every day, `days_at_a_time` days at a time, in order."""
+        from lhrule.engine.score import score as run
+
+        carried: dict = {}  # the actions in force, from one part to the next
+        for i in range(0, len(self.days), self.days_at_a_time):
+            yield run(self.con, self.rulebook.ir, self.days[i:i + self.days_at_a_time], self.shops, carried=carried)
+
+    def json_chunks(self):
+        """The text of `ScoreRun.to_json()` (as the CLI writes it), a part at a time."""
+        from lhrule.engine.report import json_chunks, score_json_head, shops_json
+
+        statics: dict = {}
+        items = (item for part in self.parts() for item in shops_json(part, self.rulebook.ir, self.days, statics))
+        return json_chunks(score_json_head(self.rulebook.ir, self.days, self.stamp), items)
+
+
+def score_stream(rulebook: Rulebook | str | Path, data: str | Path, start, end, shops: list[str] | None = None,
+                 on_bad_rows: str = "stop", quarantine: str | Path | None = None, engine: str = "duckdb",
+                 spark_master: str | None = None, days_at_a_time: int = 7) -> ScoreStream:
+    """`score` of the days from start to end, to be read a few days at a time (`ScoreStream`)."""
+    rb, days, con, stamp, checked = _prepare(rulebook, data, None, start, end, on_bad_rows, quarantine, engine,
+                                             spark_master)
+    _fits(con, rb, days[:days_at_a_time], shops)
+    return ScoreStream(rb, days, con, stamp, checked, shops, days_at_a_time)
 
 
 # Per shop, day and indicator, the memory its results take until the output is written:

@@ -198,3 +198,18 @@ def test_help_names_the_spark_extra_as_written(command):
     result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
     assert result.exit_code == 0
     assert "pip install 'lhrule[spark]'" in result.output
+
+
+def test_a_range_as_json_is_written_whole_to_its_file_or_to_stdout(at_root, tmp_path):
+    # a range written as JSON is scored a week at a time: the file appears only when whole
+    args = ["score", "rulebooks/tejia/response-3min.rule", "--data", "examples/data", "--from", "2024-06-01",
+            "--to", "2024-06-16", "--format", "json"]
+    printed = run(*args)
+    written = run(*args, "--out", str(tmp_path / "range.json"))
+    assert printed.exit_code == written.exit_code == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["range.json"]
+    text = (tmp_path / "range.json").read_text(encoding="utf-8")
+    assert printed.output == text
+    result = json.loads(text)
+    assert (result["from"], result["to"]) == ("2024-06-01", "2024-06-16")
+    assert sorted({s["as_of"] for s in result["shops"]}) == [f"2024-06-{d:02d}" for d in range(1, 17)]

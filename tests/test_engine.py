@@ -87,6 +87,29 @@ def test_a_range_is_the_days_scored_one_by_one(at_root):
         assert shop in days[day]
 
 
+@pytest.mark.parametrize("days_at_a_time", [1, 7])
+def test_a_range_read_a_few_days_at_a_time_is_the_range(at_root, days_at_a_time):
+    # System D's actions hold `until` a condition: which are in force, and since when, must
+    # carry from one part to the next as from one day to the next
+    from lhrule.engine.report import json_text
+
+    rb = lhrule.load("rulebooks/tejia/response-3min.rule")
+    whole = lhrule.score(rb, EXAMPLE, start="2024-06-01", end="2024-06-30")
+    stream = lhrule.score_stream(rb, EXAMPLE, "2024-06-01", "2024-06-30", days_at_a_time=days_at_a_time)
+    parts = list(stream.parts())
+    assert len(parts) == -(-30 // days_at_a_time)
+    streamed = [r for part in parts for r in part]
+
+    def actions(results):
+        return [(r.shop_id, r.as_of, r.actions, r.action_since) for r in results]
+
+    assert actions(streamed) == actions(whole.results)
+    # actions in force across a part's first day, and from before the range, are among them
+    assert any(since < dt.date(2024, 6, 1) for r in whole.results for since in r.action_since.values())
+    assert any(r.as_of.day % 7 == 1 and since < r.as_of for r in whole.results for since in r.action_since.values())
+    assert "".join(stream.json_chunks()) == json_text(whole.to_json())
+
+
 def test_flags_trace_every_event_of_a_shop(tour_run):
     flags = tour_run.flags("pickup_24h", shop="s000000")
     rows = flags.to_pylist()

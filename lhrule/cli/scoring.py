@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -97,18 +98,29 @@ def score(
     if first and last and last < first:
         raise usage_error(f"--to {last} is before --from {first}")
     rb = compile_or_exit(rulebook)
-    run = _run(rb, place, day, first, last, shop, on_bad_rows, quarantine, engine, spark_master)
+    # A range written as JSON is scored and written a week at a time, and never held whole.
+    stream = format == "json" and day is None
+    run = _run(rb, place, day, first, last, shop, on_bad_rows, quarantine, engine, spark_master, stream)
     for table, n in (run.stamp.get("quarantined") or {}).items():
         typer.echo(f"quarantined {n} of {run.validation.rows[table]} rows of {table} to {quarantine}/{table}.csv",
                    err=True)
+    if stream:  # the spinner only beside a file: on a terminal it would cut into the JSON
+        with spinner(f"scoring {data} with {rb.path.name} …") if out else contextlib.nullcontext():
+            _guarded(lambda: _emit_chunks(run.json_chunks(), out), place)
+        return
     _write(run, format, out)
 
 
 def _run(rb, data: Path | str, day, first, last, shops, on_bad_rows: str = "stop", quarantine: Path | None = None,
-         engine: str = "duckdb", spark_master: str | None = None):
+         engine: str = "duckdb", spark_master: str | None = None, stream: bool = False):
+    """The scored run; with `stream`, a range to be scored as it is read (`api.ScoreStream`)."""
     from lhrule.api import score as api_score
+    from lhrule.api import score_stream
 
     with spinner(f"scoring {data} with {rb.path.name} …"):
+        if stream:
+            return _guarded(lambda: score_stream(rb, data, first or last, last or first, shops, on_bad_rows,
+                                                 quarantine, engine, spark_master), data)
         return _guarded(lambda: api_score(rb, data, as_of=day, start=first, end=last, shops=shops,
                                           on_bad_rows=on_bad_rows, quarantine=quarantine, engine=engine,
                                           spark_master=spark_master), data)
@@ -185,6 +197,26 @@ def _emit(text: str, out: Path | None) -> None:
     else:
         out.write_text(text + "\n", encoding="utf-8")
         typer.echo(f"wrote {out}", err=True)
+
+
+def _emit_chunks(chunks, out: Path | None) -> None:
+    """`_emit` of text made a piece at a time. A file is written aside and renamed when
+    whole, so a run that fails half way leaves no half file under its name."""
+    if out is None:
+        for chunk in chunks:
+            typer.echo(chunk, nl=False)
+        typer.echo("")
+        return
+    part = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        with part.open("w", encoding="utf-8") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.write("\n")
+        os.replace(part, out)
+    finally:
+        part.unlink(missing_ok=True)
+    typer.echo(f"wrote {out}", err=True)
 
 
 @app.command()

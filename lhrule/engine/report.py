@@ -99,25 +99,44 @@ def json_text(out: dict, rows: str = "shops") -> str:
     """JSON for a reader and for `jq`: indented, but each element of `rows` on one line.
     Indented JSON is written by the json module's pure-Python encoder; compact JSON by
     its C encoder, 4× faster on 4,000 shops (0.35 s against 1.39 s)."""
-    head = json.dumps({k: v for k, v in out.items() if k != rows}, ensure_ascii=False, indent=2)
     if rows not in out:
-        return head
-    items = ",\n".join("    " + json.dumps(item, ensure_ascii=False) for item in out[rows])
-    body = f"[\n{items}\n  ]" if items else "[]"
-    return (head[:-2] + ",\n" if head != "{}" else "{\n") + f'  "{rows}": {body}\n}}'
+        return json.dumps(out, ensure_ascii=False, indent=2)
+    return "".join(json_chunks({k: v for k, v in out.items() if k != rows}, iter(out[rows]), rows))
 
 
-@gc_held()
-def score_json(results: list[ShopResult], rb: ir.Rulebook, days: list[dt.date], stamp: dict) -> dict:
-    ranged = len(days) > 1
+def json_chunks(head: dict, items, rows: str = "shops"):
+    """`json_text` of `head` with `rows` set to `items`, in pieces, an item at a time."""
+    text = json.dumps(head, ensure_ascii=False, indent=2)
+    yield (text[:-2] + ",\n" if text != "{}" else "{\n") + f'  "{rows}": '
+    first = next(items, None)
+    if first is None:
+        yield "[]\n}"
+        return
+    yield "[\n    " + json.dumps(first, ensure_ascii=False)
+    for item in items:
+        yield ",\n    " + json.dumps(item, ensure_ascii=False)
+    yield "\n  ]\n}"
+
+
+def score_json_head(rb: ir.Rulebook, days: list[dt.date], stamp: dict) -> dict:
+    """What the JSON of a score says before its shops."""
     out: dict = {"rulebook": rb.name, "version": rb.version}
-    if ranged:
+    if len(days) > 1:
         out.update({"from": min(days).isoformat(), "to": max(days).isoformat()})
     else:
         out["as_of"] = days[0].isoformat()
     out.update(stamp)
-    statics: dict = {}
-    out["shops"] = [shop_json(r, rb, with_day=ranged, statics=statics) for r in results]
+    return out
+
+
+@gc_held()
+def shops_json(results: list[ShopResult], rb: ir.Rulebook, days: list[dt.date], statics: dict) -> list[dict]:
+    return [shop_json(r, rb, with_day=len(days) > 1, statics=statics) for r in results]
+
+
+def score_json(results: list[ShopResult], rb: ir.Rulebook, days: list[dt.date], stamp: dict) -> dict:
+    out = score_json_head(rb, days, stamp)
+    out["shops"] = shops_json(results, rb, days, {})
     return out
 
 

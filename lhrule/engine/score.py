@@ -112,18 +112,21 @@ def gc_held():
 @gc_held()
 def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = None,
           peers: dict | None = None, plan_of: Callable[[dt.date], Plan] | None = None,
-          cache: dict | None = None) -> list[ShopResult]:
+          cache: dict | None = None, carried: dict | None = None) -> list[ShopResult]:
     """Every shop (or the shops named) on every day, in one pass per indicator version.
 
     `peers` (see `peer_aggregates`) holds the saved counts of every shop for the indicators
     ranked within a group, so scoring a few shops need not count all the others again.
     `plan_of` gives the rules to apply on a day (by default those in force on it); `cache`,
     shared between runs on one connection, keeps each query's rows by its SQL text, so rules
-    two runs have in common are counted once (`lhrule diff`)."""
+    two runs have in common are counted once (`lhrule diff`). `carried`, for a range scored a
+    few days at a time in order, is one dict for all the calls: it keeps which actions are in
+    force from one call to the next ((shop, action) → since), so the days before a call are
+    not scored again; empty, they are, as without it."""
     wanted = sorted(set(days))
     history = []
     actions = rb.actions if plan_of is None else plan_of(wanted[0]).actions
-    if any(a.until is not None for a in actions):
+    if not carried and any(a.until is not None for a in actions):
         first = wanted[0]
         history = [first - dt.timedelta(days=i) for i in range(ACTION_HISTORY_DAYS, 0, -1)]
     all_days = history + wanted
@@ -135,7 +138,7 @@ def score(con, rb: ir.Rulebook, days: list[dt.date], shops: list[str] | None = N
         for plan, seg_days in segments(rb, part, plan_of) if part else []:
             for result in _score_segment(con, rb, plan, seg_days, shops, only_indicators, peers, cache):
                 by_day.setdefault(result.as_of, []).append(result)
-    _actions(rb, all_days, by_day)
+    _actions(rb, all_days, by_day, {} if carried is None else carried)
     keep = set(wanted)
     out = [r for d in all_days if d in keep for r in by_day.get(d, [])]
     return sorted(out, key=lambda r: (r.as_of, r.shop_id))
@@ -518,8 +521,10 @@ def _weighted(decl, members: tuple[str, ...], res: ShopResult, values: dict[str,
     return out
 
 
-def _actions(rb: ir.Rulebook, days: list[dt.date], by_day: dict[dt.date, list[ShopResult]]) -> None:
-    state: dict[tuple[str, str], dt.date | None] = {}
+def _actions(rb: ir.Rulebook, days: list[dt.date], by_day: dict[dt.date, list[ShopResult]],
+             state: dict[tuple[str, str], dt.date | None]) -> None:
+    """Which actions are in force on each day, from `state` (those in force before the first
+    day, updated as the days go)."""
     for day in days:
         for res in by_day.get(day, []):
             for action in res.plan.actions:
