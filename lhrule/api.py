@@ -162,11 +162,12 @@ class ScoreStream:
 def score_stream(rulebook: Rulebook | str | Path, data: str | Path, start, end, shops: list[str] | None = None,
                  on_bad_rows: str = "stop", quarantine: str | Path | None = None, engine: str = "duckdb",
                  spark_master: str | None = None, days_at_a_time: int = 7) -> ScoreStream:
-    """`score` of the days from start to end, to be read a few days at a time (`ScoreStream`)."""
+    """`score` of the days from start to end, to be read a few days at a time (`ScoreStream`):
+    `days_at_a_time` at most, fewer when their results would not fit in memory."""
     rb, days, con, stamp, checked = _prepare(rulebook, data, None, start, end, on_bad_rows, quarantine, engine,
                                              spark_master)
-    _fits(con, rb, days[:days_at_a_time], shops)
-    return ScoreStream(rb, days, con, stamp, checked, shops, days_at_a_time)
+    fit = _fits(con, rb, days[:1], shops)  # a part holds a day at least, and as many as fit
+    return ScoreStream(rb, days, con, stamp, checked, shops, days_at_a_time if fit is None else min(days_at_a_time, fit))
 
 
 # Per shop, day and indicator, the memory its results take until the output is written:
@@ -178,14 +179,15 @@ BYTES_PER_SHOP_DAY_INDICATOR = 4_000
 RESULTS_SHARE = 0.5
 
 
-def _fits(con, rb: Rulebook, days: list, shops: list[str] | None) -> None:
+def _fits(con, rb: Rulebook, days: list, shops: list[str] | None) -> int | None:
     """Refuse, before any work, a run whose results would not fit in memory (a month of a
-    whole platform), rather than be killed by the system half way."""
+    whole platform), rather than be killed by the system half way. Else the number of days
+    whose results would fit (None where the free memory is unknown)."""
     from lhrule.engine.dataset import TooLarge
 
     available = available_memory()
     if available is None:
-        return
+        return None
     from lhrule.engine.plan import plan_for
     from lhrule.engine.sql import table_name
 
@@ -194,11 +196,20 @@ def _fits(con, rb: Rulebook, days: list, shops: list[str] | None) -> None:
         * BYTES_PER_SHOP_DAY_INDICATOR
     need = per_day * len(days)
     budget = int(available * RESULTS_SHARE)
+    fit = budget // max(1, per_day)
+    if fit < 1:
+        raise TooLarge(f"{count:,} shops would need about {_size(per_day)} for the results of one day, more "
+                       f"than half of the {_size(available)} free (the rest is for counting): score fewer shops "
+                       f"(--shop)")
     if need > budget:
-        fit = max(1, budget // max(1, per_day))
-        raise TooLarge(f"{count:,} shops × {len(days)} days would need about {need / 2**30:.1f} GiB for their "
-                       f"results, more than half of the {available / 2**30:.1f} GiB free (the rest is for "
-                       f"counting): score at most {fit} days at a time (--from/--to), or fewer shops (--shop)")
+        raise TooLarge(f"{count:,} shops × {len(days)} days would need about {_size(need)} for their results, "
+                       f"more than half of the {_size(available)} free (the rest is for counting): score at most "
+                       f"{fit} days at a time (--from/--to), or fewer shops (--shop)")
+    return fit
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
 def available_memory() -> int | None:

@@ -294,6 +294,26 @@ def test_results_that_would_not_fit_in_memory_are_refused_before_the_work(at_roo
     result = CliRunner().invoke(app, ["score", "rulebooks/taobao/lighthouse.rule", "--data", "examples/data",
                                       "--from", "2024-06-01", "--to", "2024-06-30", "--format", "csv"])
     assert result.exit_code == 1, result.output
-    assert ("lhrule: 130 shops × 30 days would need about 0.2 GiB for their results, more than half of the "
-            "0.1 GiB free (the rest is for counting): score at most 8 days at a time (--from/--to), or fewer "
+    assert ("lhrule: 130 shops × 30 days would need about 179 MiB for their results, more than half of the "
+            "100 MiB free (the rest is for counting): score at most 8 days at a time (--from/--to), or fewer "
             "shops (--shop)") in result.output
+
+
+def test_a_range_as_json_is_scored_as_many_days_at_a_time_as_fit(at_root, monkeypatch):
+    import lhrule.api
+
+    # a day of lighthouse on the example data takes 6.24 MB by the estimate above
+    args = ["score", "rulebooks/taobao/lighthouse.rule", "--data", "examples/data", "--from", "2024-06-01",
+            "--to", "2024-06-30", "--format", "json"]
+    plain = CliRunner().invoke(app, args)
+    monkeypatch.setattr(lhrule.api, "available_memory", lambda: 20 * 2**20)  # a day fits in 10 MiB, not two
+    stream = lhrule.api.score_stream("rulebooks/taobao/lighthouse.rule", "examples/data", "2024-06-01",
+                                     "2024-06-30")
+    assert stream.days_at_a_time == 1
+    tight = CliRunner().invoke(app, args)
+    assert plain.exit_code == tight.exit_code == 0 and tight.output == plain.output
+    monkeypatch.setattr(lhrule.api, "available_memory", lambda: 10 * 2**20)  # not even a day
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 1
+    assert ("lhrule: 130 shops would need about 6 MiB for the results of one day, more than half of the 10 MiB "
+            "free (the rest is for counting): score fewer shops (--shop)") in refused.output
