@@ -213,3 +213,24 @@ def test_a_range_as_json_is_written_whole_to_its_file_or_to_stdout(at_root, tmp_
     result = json.loads(text)
     assert (result["from"], result["to"]) == ("2024-06-01", "2024-06-16")
     assert sorted({s["as_of"] for s in result["shops"]}) == [f"2024-06-{d:02d}" for d in range(1, 17)]
+
+
+def test_a_range_as_json_to_a_device_is_written_to_it(at_root, tmp_path):
+    # /dev/null must stay the device: nothing is written aside and renamed over it
+    import os
+    import stat
+    import threading
+
+    args = ["score", "rulebooks/tejia/response-3min.rule", "--data", "examples/data", "--from", "2024-06-01",
+            "--to", "2024-06-03", "--format", "json"]
+    fifo = tmp_path / "pipe"  # a device as /dev/null is, that a test may make
+    os.mkfifo(fifo)
+
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = run(*args, "--out", str(fifo))
+    reader.join(timeout=20)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and [p.name for p in tmp_path.iterdir()] == ["pipe"]
+    assert got[0].decode("utf-8") == run(*args).output

@@ -201,11 +201,18 @@ def _emit(text: str, out: Path | None) -> None:
 
 def _emit_chunks(chunks, out: Path | None) -> None:
     """`_emit` of text made a piece at a time. A file is written aside and renamed when
-    whole, so a run that fails half way leaves no half file under its name."""
+    whole, so a run that fails half way leaves no half file under its name; a device or a
+    pipe (/dev/null, /dev/stdout) is written as it is."""
     if out is None:
         for chunk in chunks:
             typer.echo(chunk, nl=False)
         typer.echo("")
+        return
+    if out.exists() and not out.is_file():
+        with out.open("w", encoding="utf-8") as f:
+            f.writelines(chunks)
+            f.write("\n")
+        typer.echo(f"wrote {out}", err=True)
         return
     part = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
