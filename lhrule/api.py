@@ -155,7 +155,8 @@ class ScoreStream:
         from lhrule.engine.report import json_chunks, score_json_head, shops_json
 
         statics: dict = {}
-        items = (item for part in self.parts() for item in shops_json(part, self.rulebook.ir, self.days, statics))
+        ranged = len(self.days) > 1
+        items = (item for part in self.parts() for item in shops_json(part, self.rulebook.ir, ranged, statics))
         return json_chunks(score_json_head(self.rulebook.ir, self.days, self.stamp), items)
 
 

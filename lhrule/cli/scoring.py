@@ -106,7 +106,7 @@ def score(
                    err=True)
     if stream:  # the spinner only beside a file: on a terminal it would cut into the JSON
         with spinner(f"scoring {data} with {rb.path.name} …") if out else contextlib.nullcontext():
-            _guarded(lambda: _emit_chunks(run.json_chunks(), out), place)
+            _guarded(lambda: _emit(run.json_chunks(), out), place)
         return
     _write(run, format, out)
 
@@ -169,7 +169,7 @@ def _write(run, format: str, out: Path | None) -> None:
         from lhrule.engine.report import json_text
 
         text = json_text(run.to_json())
-        _emit(text, out)
+        _emit([text], out)
     elif format == "csv":
         import io
 
@@ -177,7 +177,7 @@ def _write(run, format: str, out: Path | None) -> None:
 
         buf = io.BytesIO()
         pcsv.write_csv(run.to_arrow(), buf)
-        _emit(buf.getvalue().decode("utf-8"), out)
+        _emit([buf.getvalue().decode("utf-8")], out)
     elif format == "parquet":
         import pyarrow.parquet as pq
 
@@ -191,38 +191,26 @@ def _write(run, format: str, out: Path | None) -> None:
         score_table(run)
 
 
-def _emit(text: str, out: Path | None) -> None:
-    if out is None:
-        typer.echo(text)
-    else:
-        out.write_text(text + "\n", encoding="utf-8")
-        typer.echo(f"wrote {out}", err=True)
-
-
-def _emit_chunks(chunks, out: Path | None) -> None:
-    """`_emit` of text made a piece at a time. A file is written aside and renamed when
-    whole, so a run that fails half way leaves no half file under its name; a device or a
-    pipe (/dev/null, /dev/stdout) is written as it is."""
+def _emit(chunks, out: Path | None) -> None:
+    """Text, given in pieces, to stdout or to `out`, with a newline at its end. A file is
+    written aside and renamed when whole, so a run that fails half way leaves no half file
+    under its name; a device or a pipe (/dev/null, /dev/stdout) is written as it is."""
     if out is None:
         for chunk in chunks:
             typer.echo(chunk, nl=False)
         typer.echo("")
         return
-    if out.exists() and not out.is_file():
-        with out.open("w", encoding="utf-8") as f:
+    aside = not out.exists() or out.is_file()
+    target = out.with_name(f".{out.name}.{os.getpid()}.part") if aside else out
+    try:
+        with target.open("w", encoding="utf-8") as f:
             f.writelines(chunks)
             f.write("\n")
-        typer.echo(f"wrote {out}", err=True)
-        return
-    part = out.with_name(f".{out.name}.{os.getpid()}.part")
-    try:
-        with part.open("w", encoding="utf-8") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.write("\n")
-        os.replace(part, out)
+        if aside:
+            os.replace(target, out)
     finally:
-        part.unlink(missing_ok=True)
+        if aside:
+            target.unlink(missing_ok=True)
     typer.echo(f"wrote {out}", err=True)
 
 

@@ -130,13 +130,13 @@ def score_json_head(rb: ir.Rulebook, days: list[dt.date], stamp: dict) -> dict:
 
 
 @gc_held()
-def shops_json(results: list[ShopResult], rb: ir.Rulebook, days: list[dt.date], statics: dict) -> list[dict]:
-    return [shop_json(r, rb, with_day=len(days) > 1, statics=statics) for r in results]
+def shops_json(results: list[ShopResult], rb: ir.Rulebook, with_day: bool, statics: dict) -> list[dict]:
+    return [shop_json(r, rb, with_day=with_day, statics=statics) for r in results]
 
 
 def score_json(results: list[ShopResult], rb: ir.Rulebook, days: list[dt.date], stamp: dict) -> dict:
     out = score_json_head(rb, days, stamp)
-    out["shops"] = shops_json(results, rb, days, {})
+    out["shops"] = shops_json(results, rb, len(days) > 1, {})
     return out
 
 
