@@ -22,7 +22,8 @@ from fractions import Fraction
 
 from lhrule.engine import ir
 from lhrule.engine.plan import Plan, plan_for
-from lhrule.engine.score import ShopResult, score
+from lhrule.engine.results import ShopResult
+from lhrule.engine.score import score
 
 # The parts of a plan, and how each part is named in it.
 PARTS = ("params", "indicators", "exclusions", "bands", "dimensions", "scores", "grades", "actions")

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 from lhrule.engine import ir
 from lhrule.engine.compare import Comparison, plain, primary
-from lhrule.engine.score import decimal_text
+from lhrule.engine.results import decimal_text
 
 KINDS = ("tables", "params", "dimensions", "indicators", "exclusions", "bands", "scores", "grades", "actions")
 

@@ -19,7 +19,8 @@ from lhrule.engine import ir
 from lhrule.engine.dialect import render
 from lhrule.engine.plan import plan_for
 from lhrule.engine.query import exclusion_column, flags_query
-from lhrule.engine.score import IndicatorResult, PartResult, ShopResult, decimal_text, score
+from lhrule.engine.results import IndicatorResult, PartResult, ShopResult, decimal_text
+from lhrule.engine.score import score
 from lhrule.engine.sql import MICROS, coalesce_false, conjuncts, lit
 
 VERDICTS = ("counted", "not_counted", "excluded", "duplicate", "filtered", "outside_window")

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 from lhrule.engine import ir
-from lhrule.engine.score import ShopResult, decimal_text, gc_held
+from lhrule.engine.results import ShopResult, decimal_text
+from lhrule.engine.score import gc_held
 
 VALUE_DIGITS = 4  # rates and averages shown to 4 places unless the rulebook rounds otherwise
 

@@ -14,7 +14,8 @@ from fractions import Fraction
 from lhrule.engine import ir
 from lhrule.engine.dataset import connect, register_rows
 from lhrule.engine.evaluate import to_fraction
-from lhrule.engine.score import ShopResult, decimal_text, score
+from lhrule.engine.results import ShopResult, decimal_text
+from lhrule.engine.score import score
 
 DEFAULT_SHOP = "s1"
 
