@@ -110,6 +110,22 @@ def test_a_range_read_a_few_days_at_a_time_is_the_range(at_root, days_at_a_time)
     assert "".join(stream.json_chunks()) == json_text(whole.to_json())
 
 
+def test_a_range_goes_in_parts_of_a_week_or_of_the_days_that_take_a_gib(at_root, monkeypatch):
+    import lhrule.api
+
+    # a day of lighthouse on the example data takes 130 shops × 12 × 4,000 bytes, 6.24 MB, by the estimate
+    rb = lhrule.load("rulebooks/taobao/lighthouse.rule")
+    monkeypatch.setattr(lhrule.api, "available_memory", lambda: 2**34)
+    assert lhrule.score_stream(rb, EXAMPLE, "2024-06-01", "2024-06-30").days_at_a_time == 2**30 // 6_240_000
+    monkeypatch.setattr(lhrule.api, "PART_BYTES", 10 * 6_240_000)
+    stream = lhrule.score_stream(rb, EXAMPLE, "2024-06-01", "2024-06-30")
+    assert stream.days_at_a_time == 10 and len(list(stream.parts())) == 3
+    monkeypatch.setattr(lhrule.api, "PART_BYTES", 6_240_000)  # a day's worth: parts of a week all the same
+    assert lhrule.score_stream(rb, EXAMPLE, "2024-06-01", "2024-06-30").days_at_a_time == 7
+    # asked for, a size is kept
+    assert lhrule.score_stream(rb, EXAMPLE, "2024-06-01", "2024-06-30", days_at_a_time=3).days_at_a_time == 3
+
+
 def test_flags_trace_every_event_of_a_shop(tour_run):
     flags = tour_run.flags("pickup_24h", shop="s000000")
     rows = flags.to_pylist()

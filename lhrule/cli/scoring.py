@@ -98,7 +98,7 @@ def score(
     if first and last and last < first:
         raise usage_error(f"--to {last} is before --from {first}")
     rb = compile_or_exit(rulebook)
-    # A range written as JSON is scored and written a week at a time, and never held whole.
+    # A range written as JSON is scored and written a part at a time (`score_stream`), never held whole.
     stream = format == "json" and day is None
     run = _run(rb, place, day, first, last, shop, on_bad_rows, quarantine, engine, spark_master, stream)
     for table, n in (run.stamp.get("quarantined") or {}).items():
