@@ -107,6 +107,22 @@ def test_missing_table(tmp_path):
         score(rb, data)
 
 
+def test_only_the_tables_the_rules_read_are_needed(tmp_path):
+    # lighthouse declares consultations and complaints (its shared events.rule) and reads neither;
+    # it reads appeals only inside an exclusion's `exists`
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "examples" / "data", data)
+    (data / "consultations.parquet").unlink()
+    (data / "complaints.parquet").unlink()
+    rb = ROOT / "rulebooks" / "taobao" / "lighthouse.rule"
+    assert len(score(rb, data).results) == 130
+    (data / "appeals.parquet").unlink()
+    with pytest.raises(DatasetError, match=r"has no table appeals: expected NAME.parquet"):
+        score(rb, data)
+
+
 def test_missing_column(tmp_path):
     rb, data = make(tmp_path, orders="order_id,shop_id,paid_at,kind\no1,s1,2024-06-10 10:00:00,normal\n")
     with pytest.raises(DatasetError, match=r"orders.csv: table orders has no column amount"):

@@ -107,8 +107,8 @@ def table_files(folder: Path, name: str) -> list[Path]:
 
 def needed_tables(rb: ir.Rulebook) -> set[str]:
     used = {rb.entity} | {i.table for i in rb.indicators}
-    text = ir.Rulebook.model_dump_json(rb)
-    used |= {t.name for t in rb.tables if f'"table":"{t.name}"' in text}
+    named = {n.table for n in ir.walk(rb) if isinstance(getattr(n, "table", None), str)}  # columns, exists, tests
+    used |= {t.name for t in rb.tables if t.name in named}
     for t in list(used):
         table = rb.table(t)
         used |= {c.target for c in table.columns if c.target} if table else set()
