@@ -21,6 +21,7 @@ import sys
 import time
 
 from benchmarks.__main__ import AS_OF, ROOT, RULEBOOK, compiled
+from benchmarks.agreement import dataset_folder
 
 LHRULE = """
 import time; t0 = time.perf_counter()
@@ -83,19 +84,22 @@ def run(code: str) -> tuple[dict, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.phases", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="a dataset folder made by lhrule gen")
+    parser.add_argument("--data", type=dataset_folder, required=True, help="a dataset folder made by lhrule gen")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be 1 or more")
+    data = str(args.data.resolve())
     compiled()
-    mine = LHRULE.format(rulebook=RULEBOOK, data=args.data, as_of=AS_OF)
-    theirs = HAND.format(data=args.data, as_of=AS_OF)
+    mine = LHRULE.format(rulebook=RULEBOOK, data=data, as_of=AS_OF)
+    theirs = HAND.format(data=data, as_of=AS_OF)
     run(mine)  # warm the file cache, the compile cache and the validation cache
     lhrule_runs, hand_runs = [], []
     for _ in range(args.runs):
         lhrule_runs.append(run(mine))
         hand_runs.append(run(theirs))
     first = lhrule_runs[0][0]
-    print(f"{args.data}: {first['shops']} shops, {first['mb']:.1f} MB of JSON; medians of {args.runs} runs, seconds")
+    print(f"{data}: {first['shops']} shops, {first['mb']:.1f} MB of JSON; medians of {args.runs} runs, seconds")
     for name, runs in (("lhrule", lhrule_runs), ("hand-written SQL", hand_runs)):
         phases = [k for k, v in runs[0][0].items() if isinstance(v, float) and k != "mb"]
         cells = [f"{k} {statistics.median(r[k] for r, _ in runs):.2f}" for k in phases]

@@ -35,3 +35,21 @@ def test_handwritten_sql_equals_lhrule():
     changed[b]["indicators"]["refund_only_time"]["numerator"] += Fraction(1, 10**6)
     assert {line.split(":")[0] for line in compare(changed, theirs)} == \
         {f"{a} score", f"{a} reply_rate.numerator", f"{b} refund_only_time.numerator"}
+
+
+def test_phases_times_every_phase_of_a_score_beside_the_sql():
+    import re
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "benchmarks.phases", "--data", str(DATA), "--runs", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith(": 130 shops, 0.4 MB of JSON; medians of 1 runs, seconds")
+    mine = dict(re.findall(r"(\w+) (\d+\.\d\d)", lines[1].split("=", 1)[1]))
+    assert list(mine) == ["imports", "load", "open", "queries", "per_shop", "json_objects", "json_text", "freeing"]
+    theirs = dict(re.findall(r"(\w+) (\d+\.\d\d)", lines[2].split("=", 1)[1]))
+    assert list(theirs) == ["imports", "queries", "rows_to_fractions"]
+    assert float(mine["queries"]) > 0 and float(theirs["queries"]) > 0
+    # basic-service's queries: the shops, seven indicators alone, and the two `once per` ones fused
+    assert len(lines[3].split(":", 1)[1].split(",")) == 9
