@@ -167,6 +167,8 @@ def score_stream(rulebook: Rulebook | str | Path, data: str | Path, start, end, 
     `days_at_a_time` at most, fewer when their results would not fit in memory. By default a
     week, or more days while their results take at most PART_BYTES: a range of a small
     dataset in one part, in fewer and larger queries."""
+    if days_at_a_time is not None and (not isinstance(days_at_a_time, int) or days_at_a_time < 1):
+        raise ValueError(f"days_at_a_time must be a whole number of days, 1 or more, not {days_at_a_time!r}")
     rb, days, con, stamp, checked = _prepare(rulebook, data, None, start, end, on_bad_rows, quarantine, engine,
                                              spark_master)
     fit, per_day = _fits(con, rb, days[:1], shops)  # a part holds a day at least, and as many as fit

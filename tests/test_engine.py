@@ -124,6 +124,8 @@ def test_a_range_goes_in_parts_of_a_week_or_of_the_days_that_take_a_gib(at_root,
     assert lhrule.score_stream(rb, EXAMPLE, "2024-06-01", "2024-06-30").days_at_a_time == 7
     # asked for, a size is kept
     assert lhrule.score_stream(rb, EXAMPLE, "2024-06-01", "2024-06-30", days_at_a_time=3).days_at_a_time == 3
+    with pytest.raises(ValueError, match="days_at_a_time must be a whole number of days, 1 or more, not 0"):
+        lhrule.score_stream(rb, EXAMPLE, "2024-06-01", "2024-06-30", days_at_a_time=0)
 
 
 def test_flags_trace_every_event_of_a_shop(tour_run):
