@@ -6,9 +6,10 @@ Each run is a fresh process (the imports are part of what a user waits for) that
 rulebooks/tmall/basic-service.rule as of 2024-06-30 as `lhrule score --format json` does, and
 times its phases: imports, loading the compiled rulebook, opening the dataset (its validation
 found in the cache), each query, the per-shop step (values, levels, points, weighted parts,
-grades), the JSON objects and their text, and freeing them. The hand-written SQL's process is timed the same
-way: imports, its statements (the views and its one query), and the rest of `score_sql` (the
-connection, its rows turned into Fractions). Medians of the runs, the processes taking turns.
+grades), the JSON objects and their text, and freeing them. The hand-written SQL's process is
+timed the same way: imports, its statements (the views and its one query), and the rest of
+`score_sql` (the connection, its rows turned into Fractions). Medians of the runs, the processes
+taking turns.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from benchmarks.agreement import dataset_folder
 
 LHRULE = """
 import time; t0 = time.perf_counter()
-import datetime as dt, json, sys
+import datetime as dt, json
 import lhrule
 from lhrule.api import _prepare
-from lhrule.engine import cache, dataset, score as engine, validate
+from lhrule.engine import cache, dataset, score as engine, validate  # opening's imports, counted as imports
 from lhrule.engine.report import json_text, score_json
 t1 = time.perf_counter()
 queries, fetch = [], engine._fetch
@@ -46,9 +47,10 @@ with engine.gc_held():
     text = json_text(out); t6 = time.perf_counter()
 shops, mb = len(results), len(text) / 1e6
 del results, out, text; t7 = time.perf_counter()
-print(json.dumps({{"imports": t1 - t0, "load": t2 - t1, "open": t3 - t2, "queries": sum(queries),
-                  "per_shop": t4 - t3 - sum(queries), "json_objects": t5 - t4, "json_text": t6 - t5,
-                  "freeing": t7 - t6, "each_query": queries, "shops": shops, "mb": mb}}))
+print(json.dumps({{"phases": {{"imports": t1 - t0, "load": t2 - t1, "open": t3 - t2, "queries": sum(queries),
+                             "per_shop": t4 - t3 - sum(queries), "json_objects": t5 - t4,
+                             "json_text": t6 - t5, "freeing": t7 - t6}},
+                  "each_query": queries, "shops": shops, "mb": mb}}))
 """
 
 HAND = """
@@ -68,7 +70,8 @@ class Timed:  # the connection score_sql opens, its statements timed
     def close(self): self.con.close()
 handwritten.duckdb = type("duckdb", (), {{"connect": Timed}})
 handwritten.score_sql(pathlib.Path({data!r}), dt.date.fromisoformat({as_of!r})); t2 = time.perf_counter()
-print(json.dumps({{"imports": t1 - t0, "queries": sum(spent), "rows_to_fractions": t2 - t1 - sum(spent)}}))
+print(json.dumps({{"phases": {{"imports": t1 - t0, "queries": sum(spent),
+                             "rows_to_fractions": t2 - t1 - sum(spent)}}}}))
 """
 
 
@@ -79,7 +82,7 @@ def run(code: str) -> tuple[dict, float]:
     if done.returncode:
         sys.exit(done.stderr)
     # what the process printed last; DuckDB may have drawn a progress bar before it (a query past 2 s)
-    return json.loads(done.stdout[done.stdout.rindex('{"imports"'):]), wall
+    return json.loads(done.stdout[done.stdout.rindex('{"phases"'):]), wall
 
 
 def main() -> None:
@@ -101,9 +104,8 @@ def main() -> None:
     first = lhrule_runs[0][0]
     print(f"{data}: {first['shops']} shops, {first['mb']:.1f} MB of JSON; medians of {args.runs} runs, seconds")
     for name, runs in (("lhrule", lhrule_runs), ("hand-written SQL", hand_runs)):
-        phases = [k for k, v in runs[0][0].items() if isinstance(v, float) and k != "mb"]
-        cells = [f"{k} {statistics.median(r[k] for r, _ in runs):.2f}" for k in phases]
-        rest = statistics.median(w - sum(r[k] for k in phases) for r, w in runs)
+        cells = [f"{k} {statistics.median(r['phases'][k] for r, _ in runs):.2f}" for k in runs[0][0]["phases"]]
+        rest = statistics.median(w - sum(r["phases"].values()) for r, w in runs)
         print(f"  {name}: process {statistics.median(w for _, w in runs):.2f} = " + ", ".join(cells)
               + f", the rest (Python's start and exit) {rest:.2f}")
     each = [statistics.median(r["each_query"][i] for r, _ in lhrule_runs) for i in range(len(first["each_query"]))]
