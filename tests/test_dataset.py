@@ -178,6 +178,20 @@ def test_quarantine_loses_no_row(tmp_path):
     assert scored + 2 == 5
 
 
+def test_a_range_over_quarantined_rows_leaves_them_out_on_every_day(tmp_path):
+    # A range counts each day from per-day partial counts, with the window's bounds as
+    # constants, which the engine judges before leaving the quarantined rows out: the row
+    # whose paid_at reads "yesterday" once stopped the query with DuckDB's conversion error.
+    rows = ORDERS + "o4,s9,2024-06-10 10:00:00,,normal,1\no5,s1,yesterday,,normal,1\n"
+    rb, data = make(tmp_path, orders=rows)
+    run = lhrule.score(rb, data, start="2024-06-28", end="2024-06-30", on_bad_rows="quarantine",
+                       quarantine=tmp_path / "q")
+    assert run.stamp["quarantined"] == {"orders": 2}
+    counts = {(s["shop_id"], s["as_of"]): s["indicators"]["pickup"]["denominator"] for s in run.to_json()["shops"]}
+    assert counts == {(shop, day): n for day in ("2024-06-28", "2024-06-29", "2024-06-30")
+                      for shop, n in (("s1", 2), ("s2", 1))}
+
+
 def test_example_dataset_validates_clean():
     run = lhrule.score(ROOT / "tests" / "rulebooks" / "engine.rule", ROOT / "examples" / "data", as_of=dt.date(2024, 6, 30))
     assert run.validation.ok and run.validation.rows["consultations"] > 100_000
