@@ -36,7 +36,7 @@ def score_sql(data: Path, as_of: dt.date) -> Results:
         con.execute("SET TimeZone = 'Asia/Shanghai'")
         # Tuned as a person would, having timed it: with the day a constant, DuckDB 2.0 splits
         # groupings by ranges of shop_id, a scan of the file for each (17 scans, 8 without). At
-        # 100M events the whole query took 51.7 and 52.4 s so, 32.3 and 35.1 s without (2 runs
+        # 100M events score_sql took 51.7 and 52.4 s so, 32.3 and 35.1 s without (2 runs
         # each, taking turns); at 1M and 10M the difference is within the noise. (An older DuckDB may
         # not have this optimizer.)
         if con.execute("SELECT count(*) FROM duckdb_optimizers() WHERE name = 'partitioned_execution'").fetchall()[0][0]:
