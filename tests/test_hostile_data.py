@@ -163,6 +163,20 @@ def _pickup(result) -> dict:
     return {s["shop_id"]: s["indicators"]["pickup"] for s in json.loads(result.output)["shops"]}
 
 
+def test_explain_names_the_rows_whose_values_do_not_convert(tmp_path, monkeypatch):
+    # explain does not validate the whole dataset first; a value that does not convert once
+    # ended it with DuckDB's conversion error, which named neither file nor row.
+    _folder(tmp_path, f"{HEADER}\n{GOOD_ROW}\no2,s1,yesterday,,normal,1\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["explain", "s1", "--rulebook", "mini.rule", "--data", "data",
+                                      "--as-of", "2024-06-30"])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        "lhrule: the dataset data has bad rows:",
+        "  orders.paid_at: 1 row not a timestamp (YYYY-MM-DD HH:MM[:SS][+08:00]): orders.csv row 2 ('yesterday')",
+        "fix them: explain reads the rows as they are (lhrule score --on-bad-rows quarantine scores the rest)"]
+
+
 def test_a_negative_duration_is_a_bad_row(tmp_path, monkeypatch):
     # A column of type duration holds microseconds; a time taken cannot be below zero. (Two
     # timestamps in the wrong order, picked up before paid, are each valid: see docs/robustness.md.)

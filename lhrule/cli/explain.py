@@ -56,9 +56,21 @@ def explain(
             files = con.files
         else:
             con = connect(rb.ir)
-            files = open_dataset(con, place, rb.ir).files
+            dataset = open_dataset(con, place, rb.ir)
+            files = dataset.files
         peers = _saved_peers(results, rb, data_fingerprint(place, files, con)) if results else None
-        return Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers).explain(shop, day)
+        explainer = Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers)
+        if engine == "spark":
+            return explainer.explain(shop, day)
+        import duckdb
+
+        try:
+            return explainer.explain(shop, day)
+        except duckdb.ConversionException:
+            found = _bad_rows(con, rb, dataset, data)
+            if found is None:
+                raise
+            raise found from None
 
     tree = _guarded(build, place)
     if tree is None:
@@ -71,6 +83,21 @@ def explain(
         typer.echo(json.dumps(tree.to_json(), ensure_ascii=False, indent=2))
     else:
         render_tree(tree)
+
+
+def _bad_rows(con, rb, dataset, data: str):
+    """Explain reads the rows as they are, without validating the whole dataset first (a score
+    does that); when a value does not convert, the dataset is validated then, so the message
+    names the rows, by file and row, as a score's does. None when it finds none."""
+    from lhrule.engine.dataset import DatasetError
+    from lhrule.engine.validate import validate
+
+    checked = validate(con, rb.ir, dataset)
+    if checked.ok:
+        return None
+    report = "\n".join(f"  {p}" for p in checked.problems)
+    return DatasetError(f"the dataset {data} has bad rows:\n{report}\nfix them: explain reads the rows as they are "
+                        f"(lhrule score --on-bad-rows quarantine scores the rest)")
 
 
 def _saved_peers(path: Path, rb, fingerprint: str):
