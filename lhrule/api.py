@@ -269,9 +269,8 @@ def _open(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str = "duckd
     quarantined: dict[str, int] = {}
     if not checked.ok:
         if on_bad_rows != "quarantine":
-            report = "\n".join(f"  {p}" for p in checked.problems)
-            raise DatasetError(f"the dataset {data} has bad rows:\n{report}\nfix them, or score the rest with "
-                               f"--on-bad-rows quarantine (the bad rows are written aside with their reasons)")
+            raise checked.refusal(data, "fix them, or score the rest with --on-bad-rows quarantine (the bad rows "
+                                        "are written aside with their reasons)")
         quarantined = set_aside(con, rb.ir, dataset, checked, Path(quarantine or "quarantine"))
     stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": data_fingerprint(data, dataset.files)}
     if quarantined:
@@ -307,15 +306,12 @@ def data_fingerprint(data, files: dict, con=None) -> str:
 
 def _open_uri(rb: Rulebook, data: str, master: str | None) -> tuple:
     """A dataset at a URI, read and validated by Spark; bad rows stop the run."""
-    from lhrule.engine.dataset import DatasetError
     from lhrule.engine.spark_validate import validate
 
     con = spark_connection(rb, data, master)
     checked = validate(con.spark, rb.ir, con.files)
     if not checked.ok:
-        report = "\n".join(f"  {p}" for p in checked.problems)
-        raise DatasetError(f"the dataset {data} has bad rows:\n{report}\nfix them (quarantine needs a local copy "
-                           f"and the DuckDB engine)")
+        raise checked.refusal(data, "fix them (quarantine needs a local copy and the DuckDB engine)")
     stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": data_fingerprint(data, con.files, con)}
     return con, stamp, checked
 

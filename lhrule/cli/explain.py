@@ -45,10 +45,14 @@ def explain(
     from lhrule.cli.scoring import _guarded
     from lhrule.engine.dataset import connect, open_dataset
     from lhrule.engine.explain import Explainer
+    from lhrule.engine.validate import validate
 
     from lhrule.api import data_fingerprint
 
     def build():
+        import duckdb
+
+        dataset = None
         if engine == "spark":
             from lhrule.api import spark_connection
 
@@ -59,18 +63,17 @@ def explain(
             dataset = open_dataset(con, place, rb.ir)
             files = dataset.files
         peers = _saved_peers(results, rb, data_fingerprint(place, files, con)) if results else None
-        explainer = Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers)
-        if engine == "spark":
-            return explainer.explain(shop, day)
-        import duckdb
-
         try:
-            return explainer.explain(shop, day)
+            return Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers).explain(shop, day)
         except duckdb.ConversionException:
-            found = _bad_rows(con, rb, dataset, data)
-            if found is None:
+            # Explain reads the rows as they are, without validating the whole dataset first (a
+            # score does); a value that does not convert has the dataset validated now, so the
+            # message names the rows by file and row, as a score's does.
+            checked = validate(con, rb.ir, dataset)
+            if checked.ok:
                 raise
-            raise found from None
+            raise checked.refusal(data, "fix them: explain reads the rows as they are (lhrule score "
+                                        "--on-bad-rows quarantine scores the rest)") from None
 
     tree = _guarded(build, place)
     if tree is None:
@@ -83,21 +86,6 @@ def explain(
         typer.echo(json.dumps(tree.to_json(), ensure_ascii=False, indent=2))
     else:
         render_tree(tree)
-
-
-def _bad_rows(con, rb, dataset, data: str):
-    """Explain reads the rows as they are, without validating the whole dataset first (a score
-    does that); when a value does not convert, the dataset is validated then, so the message
-    names the rows, by file and row, as a score's does. None when it finds none."""
-    from lhrule.engine.dataset import DatasetError
-    from lhrule.engine.validate import validate
-
-    checked = validate(con, rb.ir, dataset)
-    if checked.ok:
-        return None
-    report = "\n".join(f"  {p}" for p in checked.problems)
-    return DatasetError(f"the dataset {data} has bad rows:\n{report}\nfix them: explain reads the rows as they are "
-                        f"(lhrule score --on-bad-rows quarantine scores the rest)")
 
 
 def _saved_peers(path: Path, rb, fingerprint: str):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lhrule.engine import ir
-from lhrule.engine.dataset import SQL_TYPES, Dataset, raw_reader, user_file
+from lhrule.engine.dataset import SQL_TYPES, Dataset, DatasetError, raw_reader, user_file
 
 SAMPLES = 5
 # The years an event's time may fall in. A time outside them parses (0001-01-01, 2999-…) but
@@ -49,6 +49,11 @@ class Validation:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def refusal(self, data, what_to_do: str) -> DatasetError:
+        """The error that stops a run on these problems: each one, then what to do."""
+        report = "\n".join(f"  {p}" for p in self.problems)
+        return DatasetError(f"the dataset {data} has bad rows:\n{report}\n{what_to_do}")
 
 
 def _q(name: str) -> str:
