@@ -125,7 +125,7 @@ def _prepare(rulebook, data, as_of, start, end, on_bad_rows: str, quarantine, en
         days = days_between(_date(start or end), _date(end or start))
     else:
         days = [_date(as_of)]
-    con, stamp, checked = _open(rb, data, on_bad_rows, quarantine, engine, spark_master)
+    con, stamp, checked = open_validated(rb, data, on_bad_rows, quarantine, engine, spark_master)
     return rb, days, con, stamp, checked
 
 
@@ -239,8 +239,8 @@ def available_memory() -> int | None:
 ENGINES = ("duckdb", "spark")  # the dialects of engine.dialect, named without loading sqlglot
 
 
-def _open(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str = "duckdb",
-          spark_master: str | None = None) -> tuple:
+def open_validated(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str = "duckdb",
+                   spark_master: str | None = None) -> tuple:
     """A connection with the dataset's views, validated: (con, stamp, validation). With
     engine="spark", the dataset is validated as for DuckDB, then read by Spark."""
     from lhrule.engine.dataset import DatasetError, connect, is_uri, open_dataset
@@ -269,7 +269,7 @@ def _open(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str = "duckd
     quarantined: dict[str, int] = {}
     if not checked.ok:
         if on_bad_rows != "quarantine":
-            raise checked.refusal(data, "fix them, or score the rest with --on-bad-rows quarantine (the bad rows "
+            raise checked.refusal(data, "fix them, or leave them out with --on-bad-rows quarantine (the bad rows "
                                         "are written aside with their reasons)")
         quarantined = set_aside(con, rb.ir, dataset, checked, Path(quarantine or "quarantine"))
     stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": data_fingerprint(data, dataset.files)}
@@ -324,6 +324,8 @@ class DiffRun:
     rule_changes: list
     shops: list  # engine.diff.ShopChange, one per shop
     summary: dict
+    stamp: dict = field(default_factory=dict)  # the old side's: its rulebook, the dataset, rows quarantined
+    validation: object = None  # engine.validate.Validation of the dataset
 
     def to_json(self, old_name: str, new_name: str) -> dict:
         from lhrule.engine.diff import ATTRIBUTION_NOTE
@@ -351,10 +353,10 @@ def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Pat
     day = _date(as_of)
     side_a = Side(a.ir, _date(old_rules_as_of) if old_rules_as_of else None)
     side_b = Side(b.ir, _date(new_rules_as_of) if new_rules_as_of else None)
-    con, _, _ = _open(a, data, on_bad_rows, quarantine, engine, spark_master)
+    con, stamp, checked = open_validated(a, data, on_bad_rows, quarantine, engine, spark_master)
     same = [t.model_dump(exclude={"span"}) for t in a.ir.tables] == [t.model_dump(exclude={"span"}) for t in b.ir.tables]
     con_b = con if same and a.ir.timezone == b.ir.timezone else \
-        _open(b, data, on_bad_rows, quarantine, engine, spark_master)[0]
+        open_validated(b, data, on_bad_rows, quarantine, engine, spark_master)[0]
     comparison = compare(con, side_a, side_b, day, attribute, con_b)
     sources = (a.sources, b.sources)
     if side_a.rules_day or side_b.rules_day:
@@ -362,4 +364,4 @@ def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Pat
     else:
         rules = rule_changes(a.ir, b.ir, sources)
     shops = shop_changes(comparison)
-    return DiffRun(a, b, comparison, rules, shops, summary(shops))
+    return DiffRun(a, b, comparison, rules, shops, summary(shops), stamp, checked)

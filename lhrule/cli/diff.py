@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from lhrule.cli.main import app, compile_or_exit, usage_error, writable
-from lhrule.cli.scoring import EngineOption, MasterOption, _date, _guarded, data_location, engine_choice, spinner
+from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, _guarded,
+                                bad_rows_choice, data_location, engine_choice, said_quarantined, spinner)
 
 
 @app.command()
@@ -35,6 +36,8 @@ def diff(
     = None,
     attribution: Annotated[bool, typer.Option("--attribution/--no-attribution", help="Attribute each shop's "
                                               "move to the rule changes, one at a time.")] = True,
+    on_bad_rows: BadRowsOption = "stop",
+    quarantine: QuarantineOption = None,
     engine: EngineOption = "duckdb",
     spark_master: MasterOption = None,
 ) -> None:
@@ -54,6 +57,7 @@ def diff(
         raise usage_error("say which data and day to score both versions on: --data DIR --as-of DATE")
     engine_choice(engine, spark_master)
     place = data_location(data, engine)
+    quarantine = bad_rows_choice(on_bad_rows, quarantine, out)
     day = _date(as_of, "--as-of")
     first, second = _date(rules_as_of, "--rules-as-of"), _date(vs_rules_as_of, "--vs-rules-as-of")
     if new is None and not (first and second):
@@ -66,8 +70,9 @@ def diff(
         from lhrule.api import diff as api_diff
 
         with spinner(f"scoring {data} with both versions …"):
-            run = _guarded(lambda: api_diff(before, after, place, day, first, second, attribution,
-                                            engine=engine, spark_master=spark_master), place)
+            run = _guarded(lambda: api_diff(before, after, place, day, first, second, attribution, on_bad_rows,
+                                            quarantine, engine, spark_master), place)
+    said_quarantined(run.stamp, run.validation, quarantine)
     old_name = f"{old} (rules of {first})" if first else old
     new_name = f"{old} (rules of {second})" if second else new
     result = run.to_json(old_name, new_name)

@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from lhrule.cli.main import app, compile_or_exit, usage_error, writable
-from lhrule.cli.scoring import EngineOption, MasterOption, _date, data_location, engine_choice
+from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, bad_rows_choice,
+                                data_location, engine_choice, said_quarantined)
 
 STYLE = {"grade": "bold magenta", "score": "bold cyan", "dimension": "cyan", "indicator": "bold",
          "events": "yellow", "event": "dim", "action": "bold red", "group": "bold"}
@@ -29,12 +30,15 @@ def explain(
     results: Annotated[Optional[Path], typer.Option("--results", help="A `score --format parquet` file of the same "
                                                     "rulebook and data: ranks are read from it, not counted again.")]
     = None,
+    on_bad_rows: BadRowsOption = "stop",
+    quarantine: QuarantineOption = None,
     engine: EngineOption = "duckdb",
     spark_master: MasterOption = None,
 ) -> None:
     """Show why a shop has its grade: score, weights, indicators, bands and the events behind them."""
     engine_choice(engine, spark_master)
     place = data_location(data, engine)
+    quarantine = bad_rows_choice(on_bad_rows, quarantine)
     if format not in ("text", "json"):
         raise usage_error(f"--format must be text or json, not {format!r}")
     if events != "all" and not events.isdigit():
@@ -43,37 +47,17 @@ def explain(
     day = _date(as_of, "--as-of")
     rb = compile_or_exit(rulebook)
     from lhrule.cli.scoring import _guarded
-    from lhrule.engine.dataset import connect, open_dataset
     from lhrule.engine.explain import Explainer
-    from lhrule.engine.validate import validate
 
-    from lhrule.api import data_fingerprint
+    from lhrule.api import open_validated
 
     def build():
-        import duckdb
-
-        dataset = None
-        if engine == "spark":
-            from lhrule.api import spark_connection
-
-            con = spark_connection(rb, place, spark_master)
-            files = con.files
-        else:
-            con = connect(rb.ir)
-            dataset = open_dataset(con, place, rb.ir)
-            files = dataset.files
-        peers = _saved_peers(results, rb, data_fingerprint(place, files, con)) if results else None
-        try:
-            return Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers).explain(shop, day)
-        except duckdb.ConversionException:
-            # Explain reads the rows as they are, without validating the whole dataset first (a
-            # score does); a value that does not convert has the dataset validated now, so the
-            # message names the rows by file and row, as a score's does.
-            checked = validate(con, rb.ir, dataset)
-            if checked.ok:
-                raise
-            raise checked.refusal(data, "fix them: explain reads the rows as they are (lhrule score "
-                                        "--on-bad-rows quarantine scores the rest)") from None
+        # The dataset is validated as for a score (once for the same files, then found in the
+        # cache), so an explanation reads the very rows the score read.
+        con, stamp, checked = open_validated(rb, place, on_bad_rows, quarantine, engine, spark_master)
+        said_quarantined(stamp, checked, quarantine)
+        peers = _saved_peers(results, rb, stamp["dataset_fingerprint"]) if results else None
+        return Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers).explain(shop, day)
 
     tree = _guarded(build, place)
     if tree is None:

@@ -22,6 +22,10 @@ EngineOption = Annotated[str, typer.Option("--engine", help="duckdb (this machin
                                            "Spark (pip install 'lhrule\\[spark]').")]
 MasterOption = Annotated[Optional[str], typer.Option("--spark-master", help="With --engine spark: the master URL "
                                                      "(default: spark-submit's, else local[*]).", show_default=False)]
+BadRowsOption = Annotated[str, typer.Option("--on-bad-rows", help="stop, or quarantine: write bad rows aside "
+                                                                  "and go on with the rest.")]
+QuarantineOption = Annotated[Optional[Path], typer.Option("--quarantine", help="Where quarantined rows go "
+                                                          "(default: beside --out, else ./quarantine).")]
 
 
 def engine_choice(engine: str, master: str | None) -> None:
@@ -69,20 +73,15 @@ def score(
     shop: Annotated[Optional[list[str]], typer.Option("--shop", help="Score only this shop (repeatable).")] = None,
     format: Annotated[str, typer.Option("--format", help="table (the lowest 100 scores past 100 shop-days), json, csv or parquet.")] = "table",
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the result to this file.")] = None,
-    on_bad_rows: Annotated[str, typer.Option("--on-bad-rows", help="stop, or quarantine: write bad rows aside "
-                                                                    "and score the rest.")] = "stop",
-    quarantine: Annotated[Optional[Path], typer.Option("--quarantine", help="Where quarantined rows go "
-                                                       "(default: beside --out, else ./quarantine).")] = None,
+    on_bad_rows: BadRowsOption = "stop",
+    quarantine: QuarantineOption = None,
     engine: EngineOption = "duckdb",
     spark_master: MasterOption = None,
 ) -> None:
     """Score every shop of a dataset for a date, or for every day of a range."""
     engine_choice(engine, spark_master)
     place = data_location(data, engine)
-    if on_bad_rows not in ("stop", "quarantine"):
-        raise usage_error(f"--on-bad-rows must be stop or quarantine, not {on_bad_rows!r}")
-    if quarantine is None:
-        quarantine = out.with_name(out.name + ".quarantine") if out else Path("quarantine")
+    quarantine = bad_rows_choice(on_bad_rows, quarantine, out)
     if format not in ("table", "json", "csv", "parquet"):
         raise usage_error(f"--format must be table, json, csv or parquet, not {format!r}")
     if format == "parquet" and out is None:
@@ -101,14 +100,26 @@ def score(
     # A range written as JSON is scored and written a part at a time (`score_stream`), never held whole.
     stream = format == "json" and day is None
     run = _run(rb, place, day, first, last, shop, on_bad_rows, quarantine, engine, spark_master, stream)
-    for table, n in (run.stamp.get("quarantined") or {}).items():
-        typer.echo(f"quarantined {n} of {run.validation.rows[table]} rows of {table} to {quarantine}/{table}.csv",
-                   err=True)
+    said_quarantined(run.stamp, run.validation, quarantine)
     if stream:  # the spinner only beside a file: on a terminal it would cut into the JSON
         with spinner(f"scoring {data} with {rb.path.name} …") if out else contextlib.nullcontext():
             _guarded(lambda: _emit(run.json_chunks(), out), place)
         return
     _write(run, format, out)
+
+
+def bad_rows_choice(on_bad_rows: str, quarantine: Path | None, out: Path | None = None) -> Path:
+    """Where quarantined rows go, once --on-bad-rows is known to be stop or quarantine."""
+    if on_bad_rows not in ("stop", "quarantine"):
+        raise usage_error(f"--on-bad-rows must be stop or quarantine, not {on_bad_rows!r}")
+    if quarantine is None:
+        quarantine = out.with_name(out.name + ".quarantine") if out else Path("quarantine")
+    return quarantine
+
+
+def said_quarantined(stamp: dict, validation, quarantine: Path) -> None:
+    for table, n in (stamp.get("quarantined") or {}).items():
+        typer.echo(f"quarantined {n} of {validation.rows[table]} rows of {table} to {quarantine}/{table}.csv", err=True)
 
 
 def _run(rb, data: Path | str, day, first, last, shops, on_bad_rows: str = "stop", quarantine: Path | None = None,
