@@ -11,7 +11,7 @@ import typer
 
 from lhrule.cli.main import app, compile_or_exit, usage_error, writable
 from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, bad_rows_choice,
-                                data_location, engine_choice, said_quarantined)
+                                data_location, engine_choice, said_quarantined, spinner)
 
 STYLE = {"grade": "bold magenta", "score": "bold cyan", "dimension": "cyan", "indicator": "bold",
          "events": "yellow", "event": "dim", "action": "bold red", "group": "bold"}
@@ -55,11 +55,13 @@ def explain(
         # The dataset is validated as for a score (once for the same files, then found in the
         # cache), so an explanation reads the very rows the score read.
         con, stamp, checked = open_validated(rb, place, on_bad_rows, quarantine, engine, spark_master)
-        said_quarantined(stamp, checked, quarantine)
         peers = _saved_peers(results, rb, stamp["dataset_fingerprint"]) if results else None
-        return Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers).explain(shop, day)
+        explainer = Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers)
+        return explainer.explain(shop, day), stamp, checked
 
-    tree = _guarded(build, place)
+    with spinner(f"explaining {shop} on {data} …"):  # the first command on a dataset validates it: at 100M, a minute
+        tree, stamp, checked = _guarded(build, place)
+    said_quarantined(stamp, checked, quarantine)
     if tree is None:
         typer.echo(f"lhrule: no shop {shop!r} in {data}", err=True)
         raise typer.Exit(1)
