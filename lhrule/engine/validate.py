@@ -127,16 +127,23 @@ def _keys(con, rb: ir.Rulebook, target: str, data: Dataset) -> str:
 def _duplicates(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, plain: str) -> int:
     """How many keys occur more than once. A table other tables point at counts them in its
     key table; any other groups by the keys' 64-bit hashes first (three times faster than by
-    the strings), and only when two hashes meet are the keys themselves compared."""
+    the strings), and only the keys whose hashes meet are compared themselves. DuckDB's
+    hash() of a 16-character id often meets another's ('rv000000-0000008' and
+    'rv000009-0000005': 5% of the generated review ids); comparing only those keys took
+    0.6 s at 100M events, all the keys 2.2–2.9 s."""
     key = _q(table.key.name)
     if any(c.target == table.name for t in rb.tables if t.name in data.files for c in t.columns):
         return con.execute(f"SELECT COUNT(*) FROM {_keys(con, rb, table.name, data)} WHERE n > 1").fetchone()[0]
-    met = con.execute(f"SELECT COUNT(*) FROM (SELECT hash({key}) FROM {plain} WHERE {key} IS NOT NULL "
-                      f"GROUP BY 1 HAVING COUNT(*) > 1)").fetchone()[0]
-    if not met:
-        return 0
-    return con.execute(f"SELECT COUNT(*) FROM (SELECT {key} FROM {plain} WHERE {key} IS NOT NULL "
-                       f"GROUP BY 1 HAVING COUNT(*) > 1)").fetchone()[0]
+    met = f"met_{table.name}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {met} AS SELECT hash({key}) AS h FROM {plain} WHERE {key} IS NOT NULL "
+                f"GROUP BY 1 HAVING COUNT(*) > 1")
+    try:
+        if not con.execute(f"SELECT COUNT(*) FROM {met}").fetchone()[0]:
+            return 0
+        return con.execute(f"SELECT COUNT(*) FROM (SELECT {key} FROM {plain} WHERE {key} IS NOT NULL AND hash({key}) "
+                           f"IN (SELECT h FROM {met}) GROUP BY 1 HAVING COUNT(*) > 1)").fetchone()[0]
+    finally:
+        con.execute(f"DROP TABLE {met}")
 
 
 def _check_table(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, result: Validation) -> None:
