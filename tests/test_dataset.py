@@ -186,6 +186,20 @@ def test_duplicate_ids_of_a_table_others_point_at(tmp_path):
         score(rb, data)
 
 
+def test_a_repeated_key_multiplies_no_row_of_the_tables_pointing_at_it(tmp_path):
+    # Orders are checked against shops' keys by a join: with s1 twice in shops, each order of
+    # s1 must still be read once, and be neither an orphan nor a bad row.
+    from lhrule.engine.dataset import connect, open_dataset
+    from lhrule.engine.validate import validate
+
+    rb, data = make(tmp_path, shops=SHOPS + "s1,家具\n")
+    book = lhrule.load(rb)
+    con = connect(book.ir)
+    checked = validate(con, book.ir, open_dataset(con, data, book.ir))
+    assert checked.rows == {"shops": 3, "orders": len(ORDERS.splitlines()) - 1}
+    assert checked.bad == {"shops": 2, "orders": 0}
+
+
 def test_quarantine_loses_no_row(tmp_path):
     rows = ORDERS + "o4,s9,2024-06-10 10:00:00,,normal,1\no5,s1,yesterday,,normal,1\n"
     rb, data = make(tmp_path, orders=rows)
