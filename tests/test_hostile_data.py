@@ -204,6 +204,18 @@ def test_explain_with_quarantine_reads_the_rows_the_score_read(tmp_path, monkeyp
     assert (tmp_path / "q2" / "orders.csv").read_text(encoding="utf-8").splitlines()[1].startswith("o2,s1,")
 
 
+@pytest.mark.parametrize("command", [["score", "mini.rule", "--data", "data", "--as-of", "2024-06-30"], EXPLAIN],
+                         ids=["score", "explain"])
+def test_a_quarantine_folder_that_cannot_be_made_is_a_message(command, tmp_path, monkeypatch):
+    _folder(tmp_path, f"{HEADER}\n{GOOD_ROW}\no2,s1,2024-06-11 10:00:00,,refund,1\n")
+    (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [*command, "--on-bad-rows", "quarantine", "--quarantine", "taken/q"])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == ["lhrule: the bad rows cannot be written aside to taken/q: Not a directory; "
+                                          "name another folder with --quarantine"]
+
+
 def _find(node: dict, kind: str) -> dict:
     if node["kind"] == kind:
         return node

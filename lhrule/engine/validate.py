@@ -201,7 +201,11 @@ def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: 
     """Write the bad rows aside with their reasons, and leave them out of the scored views."""
     from lhrule.engine.dataset import file_view
 
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"the bad rows cannot be written aside to {folder}: {exc.strerror}; name another folder "
+                           f"with --quarantine") from None
     written = {}
     for table in rb.tables:
         if not result.bad.get(table.name):
