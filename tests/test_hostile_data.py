@@ -187,13 +187,15 @@ def test_explain_and_diff_refuse_the_rows_a_score_refuses(case, command, tmp_pat
 def test_explain_with_quarantine_reads_the_rows_the_score_read(tmp_path, monkeypatch):
     # o2's kind is outside its set; quarantined, it is left out of both, so s1's pickup rate is
     # 1 of 2 (o1 picked up in 2 hours, o3 not picked up), not 1 of 3.
-    _folder(tmp_path, f"{HEADER}\n{GOOD_ROW}\no2,s1,2024-06-11 10:00:00,,refund,1\no3,s1,2024-06-12 10:00:00,,normal,1\n")
+    _folder(tmp_path, f"{HEADER}\n{GOOD_ROW}\no2,s1,2024-06-11 10:00:00,,refund,1\n"
+                      f"o3,s1,2024-06-12 10:00:00,,normal,1\n")
     monkeypatch.chdir(tmp_path)
     scored = _score(tmp_path, "--on-bad-rows", "quarantine", "--quarantine", "q1")
     assert scored.exit_code == 0, scored.output
     s1 = next(shop for shop in json.loads(scored.stdout)["shops"] if shop["shop_id"] == "s1")
     assert s1["indicators"]["pickup"]["value"] == "0.5"
-    result = CliRunner().invoke(app, [*EXPLAIN, "--format", "json", "--on-bad-rows", "quarantine", "--quarantine", "q2"])
+    result = CliRunner().invoke(app, [*EXPLAIN, "--format", "json", "--on-bad-rows", "quarantine",
+                                      "--quarantine", "q2"])
     assert result.exit_code == 0, result.output
     assert "quarantined 1 of 3 rows of orders to q2/orders.csv" in result.stderr
     tree = json.loads(result.stdout)
