@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from lhrule.cli.main import app, compile_or_exit, usage_error, writable
-from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, bad_rows_choice,
-                                data_location, engine_choice, said_quarantined, spinner)
+from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, _guarded,
+                                bad_rows_choice, data_location, engine_choice, said_quarantined, spinner)
 
 STYLE = {"grade": "bold magenta", "score": "bold cyan", "dimension": "cyan", "indicator": "bold",
          "events": "yellow", "event": "dim", "action": "bold red", "group": "bold"}
@@ -46,7 +46,6 @@ def explain(
     writable(html_out, "--html")
     day = _date(as_of, "--as-of")
     rb = compile_or_exit(rulebook)
-    from lhrule.cli.scoring import _guarded
     from lhrule.engine.explain import Explainer
 
     from lhrule.api import open_validated

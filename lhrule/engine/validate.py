@@ -139,16 +139,10 @@ def _repeated_keys(con, table: ir.Table, data: Dataset, repeated: dict[str, int]
     if table.name in repeated:
         return repeated[table.name]
     key, plain = _q(table.key.name), raw_reader(data.files[table.name])
-    met = f"met_{table.name}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {met} AS SELECT DISTINCT h FROM (SELECT h, h = LAG(h) OVER (ORDER BY h) "
-                f"AS same FROM (SELECT hash({key}) AS h FROM {plain} WHERE {key} IS NOT NULL)) WHERE same")
-    try:
-        count = 0
-        if con.execute(f"SELECT COUNT(*) FROM {met}").fetchone()[0]:
-            count = con.execute(f"SELECT COUNT(*) FROM (SELECT {key} FROM {plain} WHERE {key} IS NOT NULL AND "
-                                f"hash({key}) IN (SELECT h FROM {met}) GROUP BY 1 HAVING COUNT(*) > 1)").fetchone()[0]
-    finally:
-        con.execute(f"DROP TABLE {met}")
+    met = (f"SELECT DISTINCT h FROM (SELECT h, h = LAG(h) OVER (ORDER BY h) AS same FROM (SELECT hash({key}) AS h "
+           f"FROM {plain} WHERE {key} IS NOT NULL)) WHERE same")
+    count = con.execute(f"WITH met AS ({met}) SELECT COUNT(*) FROM (SELECT {key} FROM {plain} WHERE {key} IS NOT NULL "
+                        f"AND hash({key}) IN (SELECT h FROM met) GROUP BY 1 HAVING COUNT(*) > 1)").fetchone()[0]
     repeated[table.name] = count
     return count
 
