@@ -240,9 +240,10 @@ ENGINES = ("duckdb", "spark")  # the dialects of engine.dialect, named without l
 
 
 def open_validated(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str = "duckdb",
-                   spark_master: str | None = None) -> tuple:
+                   spark_master: str | None = None, whose: str | None = None) -> tuple:
     """A connection with the dataset's views, validated: (con, stamp, validation). With
-    engine="spark", the dataset is validated as for DuckDB, then read by Spark."""
+    engine="spark", the dataset is validated as for DuckDB, then read by Spark. `whose`, for
+    the refusal: the rulebook named, where two read the dataset (`diff`)."""
     from lhrule.engine.dataset import DatasetError, connect, is_uri, open_dataset
     from lhrule.engine.validate import quarantine as set_aside
     from lhrule.engine.validate import validate
@@ -270,7 +271,7 @@ def open_validated(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str
     if not checked.ok:
         if on_bad_rows != "quarantine":
             raise checked.refusal(data, "fix them, or leave them out with --on-bad-rows quarantine (the bad rows "
-                                        "are written aside with their reasons)")
+                                        "are written aside with their reasons)", whose)
         quarantined = set_aside(con, rb.ir, dataset, checked, Path(quarantine or "quarantine"))
     stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": data_fingerprint(data, dataset.files)}
     if quarantined:
@@ -326,6 +327,10 @@ class DiffRun:
     summary: dict
     stamp: dict = field(default_factory=dict)  # the old side's: its rulebook, the dataset, rows quarantined
     validation: object = None  # engine.validate.Validation of the dataset
+    # Where the two rulebooks declare the tables differently, each validates the dataset: the
+    # new side's stamp and validation (else None), its bad rows written aside apart (`quarantines`).
+    new_stamp: dict | None = None
+    new_validation: object = None
 
     def to_json(self, old_name: str, new_name: str) -> dict:
         from lhrule.engine.diff import ATTRIBUTION_NOTE
@@ -353,10 +358,13 @@ def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Pat
     day = _date(as_of)
     side_a = Side(a.ir, _date(old_rules_as_of) if old_rules_as_of else None)
     side_b = Side(b.ir, _date(new_rules_as_of) if new_rules_as_of else None)
-    con, stamp, checked = open_validated(a, data, on_bad_rows, quarantine, engine, spark_master)
     same = [t.model_dump(exclude={"span"}) for t in a.ir.tables] == [t.model_dump(exclude={"span"}) for t in b.ir.tables]
-    con_b = con if same and a.ir.timezone == b.ir.timezone else \
-        open_validated(b, data, on_bad_rows, quarantine, engine, spark_master)[0]
+    apart = not same or a.ir.timezone != b.ir.timezone
+    to_old, to_new = quarantines(quarantine, apart)
+    con, stamp, checked = open_validated(a, data, on_bad_rows, to_old, engine, spark_master,
+                                         str(a.path) if apart else None)
+    con_b, new_stamp, new_checked = open_validated(b, data, on_bad_rows, to_new, engine, spark_master, str(b.path)) \
+        if apart else (con, None, None)
     comparison = compare(con, side_a, side_b, day, attribute, con_b)
     sources = (a.sources, b.sources)
     if side_a.rules_day or side_b.rules_day:
@@ -364,4 +372,11 @@ def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Pat
     else:
         rules = rule_changes(a.ir, b.ir, sources)
     shops = shop_changes(comparison)
-    return DiffRun(a, b, comparison, rules, shops, summary(shops), stamp, checked)
+    return DiffRun(a, b, comparison, rules, shops, summary(shops), stamp, checked, new_stamp, new_checked)
+
+
+def quarantines(folder: str | Path | None, apart: bool) -> tuple[Path, Path]:
+    """Where `diff` writes each side's bad rows: the folder, or where the two rulebooks declare
+    the tables differently (and so may find different rows bad), its `old` and `new` folders."""
+    folder = Path(folder or "quarantine")
+    return (folder / "old", folder / "new") if apart else (folder, folder)

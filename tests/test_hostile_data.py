@@ -389,3 +389,31 @@ def test_a_range_as_json_is_scored_as_many_days_at_a_time_as_fit(at_root, monkey
     assert refused.exit_code == 1
     assert ("lhrule: 130 shops would need about 6 MiB for the results of one day, more than half of the 10 MiB "
             "free (the rest is for counting): score fewer shops (--shop)") in refused.output
+
+
+def test_diff_of_rulebooks_that_declare_the_tables_differently_writes_each_sides_bad_rows(tmp_path, monkeypatch):
+    # new.rule allows fewer kinds than old.rule, so it finds more rows bad. Both sides once wrote to
+    # one folder: the new side's file replaced the old side's, and only the old side's count was said.
+    _folder(tmp_path, f"{HEADER}\n{GOOD_ROW}\no2,s1,2024-06-11 10:00:00,,presale,1\n"
+                      f"o3,s1,2024-06-12 10:00:00,,refund,1\n")
+    (tmp_path / "old.rule").write_text(RULEBOOK, encoding="utf-8")
+    (tmp_path / "new.rule").write_text(RULEBOOK.replace("kind: enum {normal, presale}", "kind: enum {normal}"),
+                                       encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    command = ["diff", "old.rule", "new.rule", "--data", "data", "--as-of", "2024-06-30", "--format", "json"]
+    result = CliRunner().invoke(app, [*command, "--on-bad-rows", "quarantine", "--quarantine", "q"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == ["quarantined 1 of 3 rows of orders to q/old/orders.csv",
+                                          "quarantined 2 of 3 rows of orders to q/new/orders.csv"]
+    aside = {side: [line.split(",")[0] for line in (tmp_path / "q" / side / "orders.csv").read_text(
+        encoding="utf-8").splitlines()[1:]] for side in ("old", "new")}
+    assert aside == {"old": ["o3"], "new": ["o2", "o3"]}
+    assert not (tmp_path / "q" / "orders.csv").exists()
+    # Stopped on the new side's bad rows alone, the report says whose declarations they break.
+    (tmp_path / "data" / "orders.csv").write_text(f"{HEADER}\n{GOOD_ROW}\no2,s1,2024-06-11 10:00:00,,presale,1\n",
+                                                  encoding="utf-8")
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == ["lhrule: the dataset data has bad rows as new.rule declares its tables:",
+                                          "  orders.kind: 1 row not one of normal: orders.csv row 2 ('presale')",
+                                          FIX_THEM]

@@ -68,11 +68,15 @@ def diff(
         before = _rulebook(old, stack)
         after = _rulebook(new, stack) if new is not None else before
         from lhrule.api import diff as api_diff
+        from lhrule.api import quarantines
 
         with spinner(f"scoring {data} with both versions …"):
             run = _guarded(lambda: api_diff(before, after, place, day, first, second, attribution, on_bad_rows,
                                             quarantine, engine, spark_master), place)
-    said_quarantined(run.stamp, run.validation, quarantine)
+    to_old, to_new = quarantines(quarantine, run.new_stamp is not None)
+    said_quarantined(run.stamp, run.validation, to_old)
+    if run.new_stamp is not None:
+        said_quarantined(run.new_stamp, run.new_validation, to_new)
     old_name = f"{old} (rules of {first})" if first else old
     new_name = f"{old} (rules of {second})" if second else new
     result = run.to_json(old_name, new_name)

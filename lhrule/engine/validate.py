@@ -50,10 +50,12 @@ class Validation:
     def ok(self) -> bool:
         return not self.problems
 
-    def refusal(self, data, what_to_do: str) -> DatasetError:
-        """The error that stops a run on these problems: each one, then what to do."""
+    def refusal(self, data, what_to_do: str, whose: str | None = None) -> DatasetError:
+        """The error that stops a run on these problems: each one, then what to do. `whose`
+        names the rulebook whose tables the rows break, where two declare them differently."""
         report = "\n".join(f"  {p}" for p in self.problems)
-        return DatasetError(f"the dataset {data} has bad rows:\n{report}\n{what_to_do}")
+        under = f" as {whose} declares its tables" if whose else ""
+        return DatasetError(f"the dataset {data} has bad rows{under}:\n{report}\n{what_to_do}")
 
 
 def _q(name: str) -> str:
