@@ -249,3 +249,23 @@ def test_usage_errors_exit_2(tiny):
                  ["diff", str(BASE), str(BASE), "--data", str(tiny)]):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
+
+
+def test_a_table_change_says_each_column_that_changed(tmp_path, monkeypatch):
+    # The columns of a table were one long text, diffed word by word: "− presale};; + presale, refund};".
+    from test_dataset import RULEBOOK, make
+
+    make(tmp_path)
+    new = RULEBOOK.replace("kind: enum {normal, presale}", "kind: enum {normal, presale, refund}") \
+        .replace("amount: decimal", "amount: decimal?\n  note: string?")
+    (tmp_path / "new.rule").write_text(new, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    args = ["diff", "mini.rule", "new.rule", "--data", "data", "--as-of", "2024-06-30"]
+    result = CliRunner().invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [(r["kind"], r["name"], r["details"]) for r in json.loads(result.stdout)["rule_changes"]] == [
+        ("table", "orders", ["columns: kind: enum {normal, presale} → kind: enum {normal, presale, refund}",
+                             "columns: amount: decimal → amount: decimal?", "columns: + note: string?"])]
+    # A rulebook without a score: no score can change, and the summary says so.
+    text = CliRunner().invoke(app, args).stdout
+    assert "shops: 0 of 2 moved, 0 changed grade; no score changed; actions gained 0, lost 0" in text

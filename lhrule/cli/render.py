@@ -89,9 +89,11 @@ def diff_report(result: dict) -> None:
             for d in r["details"]:
                 console.print(f"             {escape(d)}")
     s = result["summary"]
+    delta = s["delta"]
+    scores = "no score changed" if delta["min"] is None else \
+        f"score change min {delta['min']}, median {delta['median']}, max {delta['max']}"
     console.print(f"\n[bold]shops[/]: {s['moved']} of {s['shops']} moved, {s['grade_changed']} changed grade; "
-                  f"score change min {s['delta']['min']}, median {s['delta']['median']}, max {s['delta']['max']}; "
-                  f"actions gained {s['actions_gained']}, lost {s['actions_lost']}")
+                  f"{scores}; actions gained {s['actions_gained']}, lost {s['actions_lost']}")
     grades = sorted({t["old"] for t in s["transitions"]} | {t["new"] for t in s["transitions"]}, key=str)
     if len(grades) > 1 or s["grade_changed"]:
         table = Table(title="grade transitions (rows: old, columns: new)")

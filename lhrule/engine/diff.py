@@ -93,10 +93,32 @@ def describe(kind: str, name: str, a: ir.Decl | None, b: ir.Decl | None, sources
     if not fields:
         return None
     change = STATUS[b.status] if "status" in fields and kind == "indicator" else "changed"
-    details = [f"{f}: " + _focus(_text(getattr(a, f, None), sources[0], 10_000),
-                                 _text(getattr(b, f, None), sources[1], 10_000))
-               for f in fields if f not in ("cites", "assumptions")]
+    details = [line for f in fields if f not in ("cites", "assumptions")
+               for line in _details(f, getattr(a, f, None), getattr(b, f, None), sources)]
     return RuleChange(change, kind, name, fields, a.span, b.span, dimension, details)
+
+
+def _details(name: str, a, b, sources: tuple[dict, dict], limit: int = 70) -> list[str]:
+    """`name: old → new`; for a long list of named parts (a table's columns), a line per part
+    added (+), removed (−) or changed, so one column's change is not lost among the others."""
+    x, y = _text(a, sources[0], 10_000), _text(b, sources[1], 10_000)
+    if len(x) <= limit and len(y) <= limit or not (_named(a) and _named(b)):
+        return [f"{name}: " + _focus(x, y, limit)]
+    old, new = {p.name: p for p in a}, {p.name: p for p in b}
+    out = []
+    for part in [*old, *(n for n in new if n not in old)]:
+        p, q = old.get(part), new.get(part)
+        if q is None:
+            out.append(f"{name}: − {_text(p, sources[0], limit)}")
+        elif p is None:
+            out.append(f"{name}: + {_text(q, sources[1], limit)}")
+        elif plain(p.model_dump(mode="json")) != plain(q.model_dump(mode="json")):
+            out.append(f"{name}: " + _focus(_text(p, sources[0], 10_000), _text(q, sources[1], 10_000), limit))
+    return out or [f"{name}: " + _focus(x, y, limit)]  # the same parts, in another order
+
+
+def _named(value) -> bool:
+    return isinstance(value, tuple) and bool(value) and all(isinstance(getattr(v, "name", None), str) for v in value)
 
 
 def _dimensions(*rbs: ir.Rulebook) -> dict[str, str | None]:
