@@ -25,7 +25,7 @@ MasterOption = Annotated[Optional[str], typer.Option("--spark-master", help="Wit
 BadRowsOption = Annotated[str, typer.Option("--on-bad-rows", help="stop, or quarantine: write bad rows aside "
                                                                   "and go on with the rest.")]
 QuarantineOption = Annotated[Optional[Path], typer.Option("--quarantine", help="Where quarantined rows go "
-                                                          "(default: beside --out, else ./quarantine).")]
+                                                          "(default: beside --out if given, else ./quarantine).")]
 
 
 def engine_choice(engine: str, master: str | None) -> None:
