@@ -43,7 +43,12 @@ def write(results: dict, by_size: list[dict], explain: dict, cli: dict, folder: 
         "|---|---|---|",
     ]
     for key, (label, target) in TARGETS.items():
+        if key == "score_vs_sql":  # at every size: the ratio moves with it
+            lines += [f"| {label}, {r['events']:,} events | {r[key]:.4g} | {target} |" for r in by_size if key in r]
+            continue
         value = results.get(key)
+        if key == "score_vs_python" and results.get("python_events"):
+            label += f", {results['python_events']:,} events"
         lines.append(f"| {label} | {value:.4g} | {target} |" if value is not None else f"| {label} | not run | {target} |")
     lines += [f"| peak memory of `lhrule score` at {results['events']:,} events (MB) | "
               f"{results['peak_rss_mb']:.0f} | fits in 24 GiB |",
