@@ -118,7 +118,10 @@ def _details(name: str, a, b, sources: tuple[dict, dict], limit: int = 70) -> li
 
 
 def _named(value) -> bool:
-    return isinstance(value, tuple) and bool(value) and all(isinstance(getattr(v, "name", None), str) for v in value)
+    """A tuple of parts each with a name of its own (a table's columns)."""
+    if not isinstance(value, tuple) or not value or not all(isinstance(getattr(v, "name", None), str) for v in value):
+        return False
+    return len({v.name for v in value}) == len(value)
 
 
 def _dimensions(*rbs: ir.Rulebook) -> dict[str, str | None]:
