@@ -306,10 +306,21 @@ def summary(by_size: list[dict], explain: dict, cli: dict, info: dict, command: 
         "check_all_cold_s": cli["check_all_cold_s"]["median"],
         "peak_rss_mb": top["peak_rss_mb"]["score"],
         "sql_equals_lhrule": all(r["equal"] is True for r in by_size if r["equal"] != "not run"),
+        "by_size": [by_size_figures(r) for r in by_size],
         "command": command,
         "date": dt.date.today().isoformat(),
         **info,
     }
+
+
+def by_size_figures(r: dict) -> dict:
+    """One size's medians and ratios (the figures above are the largest size's)."""
+    out = {"events": r["events"], "shops": r["shops"]}
+    out.update({k: r[k]["median"] for k in r if k.endswith("_s")})
+    out.update({k: r[k] for k in ("score_vs_sql", "diff_vs_score", "score_vs_python", "spark_vs_score", "spark_equal",
+                                  "equal") if k in r})
+    out["peak_rss_mb"] = r["peak_rss_mb"]
+    return out
 
 
 if __name__ == "__main__":
