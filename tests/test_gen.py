@@ -401,3 +401,34 @@ def test_refuses_a_file_or_a_foreign_folder(tmp_path):
     with pytest.raises(ValueError, match="is not empty and holds no lhrule dataset"):
         generate(tmp_path / "mine", shops=2, days=2, seed=0)
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--days", "0"], "days must be between 1 and 3660, got 0"),  # was a ZeroDivisionError's traceback
+    (["--days", "-3"], "days must be between 1 and 3660, got -3"),
+    (["--shops", "0"], "shops must be between 1 and 9999999, got 0"),
+])
+def test_the_command_says_what_is_wrong_with_a_flag(tmp_path, flags, message):
+    from typer.testing import CliRunner
+
+    from lhrule.cli.main import app
+
+    result = CliRunner().invoke(app, ["gen", "--out", str(tmp_path / "out"), *flags])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines() == [f"lhrule: {message}"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_command_prints_the_rows_it_wrote(tmp_path):
+    from typer.testing import CliRunner
+
+    from lhrule.cli.main import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["gen", "--out", str(out), "--shops", "2", "--days", "3"])
+    assert result.exit_code == 0, result.output
+    first, *tables = result.stdout.splitlines()
+    counts = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in tables}
+    assert counts == {t: pq.read_metadata(out / f"{t}.parquet").num_rows for t in gen.TABLES}
+    # No estimate for 2 shops: the model's average misses a dataset this small by more than it tells.
+    assert first == f"wrote {sum(n for t, n in counts.items() if t != 'shops'):,} events for 2 shops to {out}"
