@@ -417,3 +417,26 @@ def test_diff_of_rulebooks_that_declare_the_tables_differently_writes_each_sides
     assert result.output.splitlines() == ["lhrule: the dataset data has bad rows as new.rule declares its tables:",
                                           "  orders.kind: 1 row not one of normal: orders.csv row 2 ('presale')",
                                           FIX_THEM]
+
+
+@pytest.mark.parametrize("days", [["--as-of", "2024-06-30"], ["--from", "2024-06-29", "--to", "2024-06-30"]],
+                         ids=["day", "range"])
+def test_a_shop_the_data_does_not_hold_is_refused(days, tmp_path, monkeypatch):
+    # A mistyped --shop once scored nothing and exited 0: `"shops": []`.
+    _folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    command = ["score", "mini.rule", "--data", "data", *days, "--format", "json"]
+    result = CliRunner().invoke(app, [*command, "--shop", "s9", "--shop", "s1", "--shop", "S2", "--shop", "s9"])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == ["lhrule: no shop 's9' or 'S2' in data"]
+    scored = CliRunner().invoke(app, [*command, "--shop", "s2"])
+    assert scored.exit_code == 0, scored.output
+    assert [s["shop_id"] for s in json.loads(scored.stdout)["shops"]] == ["s2"] * (len(days) // 2)
+
+
+def test_no_shops_is_said_plainly(tmp_path, monkeypatch):
+    _folder(tmp_path, orders=HEADER + "\n", shops="shop_id,main_category\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["score", "mini.rule", "--data", "data", "--as-of", "2024-06-30"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith("0 shop-days scored; rulebook ")  # was "scored; ; rulebook"

@@ -17,7 +17,7 @@ from decimal import Decimal
 from lhrule.engine import ir
 from lhrule.engine.combine import actions_in_force, combine, indicator_result, levels_and_points
 from lhrule.engine.dialect import render
-from lhrule.engine.plan import Plan, segments
+from lhrule.engine.plan import Plan, plan_for, segments
 from lhrule.engine.query import aggregate_query, fused_aggregate_query, fusion_key, shop_query, slides, split_fused
 from lhrule.engine.results import ShopResult
 from lhrule.engine.sql import MICROS
@@ -138,6 +138,13 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
             combine(res, plan)
         results.extend(day_results)
     return results
+
+
+def missing_shops(con, rb: ir.Rulebook, day: dt.date, shops: list[str]) -> list[str]:
+    """The shops named that the dataset's entity table does not hold, in the order named."""
+    key = rb.table(rb.entity).key.name
+    held = {str(r[key]) for r in _fetch(con, shop_query(rb, plan_for(rb, day), shops))}
+    return [s for s in dict.fromkeys(shops) if s not in held]
 
 
 def peer_aggregates(rb: ir.Rulebook, rows: list[dict]) -> dict:
