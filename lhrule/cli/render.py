@@ -54,10 +54,9 @@ def score_table(run) -> None:
         console.print(f"{len(run.results) - len(results):,} more shop-days not shown: --format csv or json "
                       f"prints them all")
     grades = Counter(res.main_grade for res in run.results)
-    summary = "".join(f"{g if g is not None else 'no grade'}: {n}, " for g, n in sorted(grades.items(), key=str))
-    summary = f"; {summary[:-2]}" if summary else ""
-    console.print(f"{len(run.results)} shop-days scored{summary}; rulebook {run.stamp['rulebook_hash']}, "
-                  f"data {run.stamp['dataset_fingerprint']}")
+    summary = ", ".join(f"{g if g is not None else 'no grade'}: {n}" for g, n in sorted(grades.items(), key=str))
+    console.print(f"{len(run.results)} shop-days scored{'; ' + summary if summary else ''}; "
+                  f"rulebook {run.stamp['rulebook_hash']}, data {run.stamp['dataset_fingerprint']}")
 
 
 def _lowest(results: list) -> list:
