@@ -234,3 +234,15 @@ def test_a_range_as_json_to_a_device_is_written_to_it(at_root, tmp_path):
     assert result.exit_code == 0, result.output
     assert stat.S_ISFIFO(fifo.stat().st_mode) and [p.name for p in tmp_path.iterdir()] == ["pipe"]
     assert got[0].decode("utf-8") == run(*args).output
+
+
+def test_a_piped_score_table_keeps_each_indicator_name_on_one_line():
+    # Piped, Rich laid the table out in 80 columns: nine indicators' names stood a letter a line.
+    result = CliRunner().invoke(app, ["score", str(ROOT / "rulebooks" / "tmall" / "basic-service.rule"), "--data",
+                                      str(ROOT / "examples" / "data"), "--as-of", "2024-06-30"])
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.stdout.splitlines() if "旺旺回复率" in line)
+    for label in ("shop", "category", "人工响应时长", "24小时揽收及时率", "退款自主完结时长(退货退款)", "投诉成立率", "actions"):
+        assert label in header, label
+    row = next(line for line in result.stdout.splitlines() if "s000001" in line)
+    assert row.split("│")[1:6] == [" s000001 ", " 食品          ", " 1.6   ", " —     ", " 0.7456 很差  "]

@@ -49,6 +49,9 @@ def score_table(run) -> None:
                 cells.append(f"{item['value']} {item['band'] or ''}".strip())
         cells.append(", ".join(j["actions"]))
         table.add_row(*cells)
+    if not console.is_terminal:  # piped or redirected: the table's own width, not 80 columns that
+        natural = console.measure(table, options=console.options.update_width(100_000)).maximum  # stack the
+        console = Console(width=max(console.width, natural))  # indicators' names a letter a line
     console.print(table)
     if len(results) < len(run.results):
         console.print(f"{len(run.results) - len(results):,} more shop-days not shown: --format csv or json "
