@@ -11,7 +11,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
+from lhrule.cli.main import app
 from lhrule.engine import gen
 from lhrule.engine.gen import estimate_events, generate
 
@@ -409,10 +411,6 @@ def test_refuses_a_file_or_a_foreign_folder(tmp_path):
     (["--shops", "0"], "shops must be between 1 and 9999999, got 0"),
 ])
 def test_the_command_says_what_is_wrong_with_a_flag(tmp_path, flags, message):
-    from typer.testing import CliRunner
-
-    from lhrule.cli.main import app
-
     result = CliRunner().invoke(app, ["gen", "--out", str(tmp_path / "out"), *flags])
     assert result.exit_code == 2, result.output
     assert result.output.splitlines() == [f"lhrule: {message}"]
@@ -420,10 +418,6 @@ def test_the_command_says_what_is_wrong_with_a_flag(tmp_path, flags, message):
 
 
 def test_the_command_prints_the_rows_it_wrote(tmp_path):
-    from typer.testing import CliRunner
-
-    from lhrule.cli.main import app
-
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["gen", "--out", str(out), "--shops", "2", "--days", "3"])
     assert result.exit_code == 0, result.output

@@ -102,8 +102,9 @@ def _details(name: str, a, b, sources: tuple[dict, dict], limit: int = 70) -> li
     """`name: old → new`; for a long list of named parts (a table's columns), a line per part
     added (+), removed (−) or changed, so one column's change is not lost among the others."""
     x, y = _text(a, sources[0], 10_000), _text(b, sources[1], 10_000)
+    whole = [f"{name}: " + _focus(x, y, limit)]
     if len(x) <= limit and len(y) <= limit or not (_named(a) and _named(b)):
-        return [f"{name}: " + _focus(x, y, limit)]
+        return whole
     old, new = {p.name: p for p in a}, {p.name: p for p in b}
     out = []
     for part in [*old, *(n for n in new if n not in old)]:
@@ -114,7 +115,7 @@ def _details(name: str, a, b, sources: tuple[dict, dict], limit: int = 70) -> li
             out.append(f"{name}: + {_text(q, sources[1], limit)}")
         elif plain(p.model_dump(mode="json")) != plain(q.model_dump(mode="json")):
             out.append(f"{name}: " + _focus(_text(p, sources[0], 10_000), _text(q, sources[1], 10_000), limit))
-    return out or [f"{name}: " + _focus(x, y, limit)]  # the same parts, in another order
+    return out or whole  # the same parts, in another order
 
 
 def _named(value) -> bool:
