@@ -191,6 +191,22 @@ def test_two_changes_are_attributed_one_at_a_time(tmp_path, tiny):
         == {"score total": (3, "0.3", 2), "param good_line": (1, "1", 0)}
 
 
+def test_a_renamed_param_is_not_scored_on_its_own(tmp_path, tiny):
+    # The param's old name removed, a new one added, the bands reading the new one, and the
+    # weights changed beside them. Removing good_line alone left ontime_bands reading nothing:
+    # "param good_line could not be scored on its own: KeyError: 'good_line'".
+    out, moves, because = _diff(tmp_path, tiny, ("param good_line = 90%", "param ontime_line = 75%"),
+                                ('"好" >= good_line', '"好" >= ontime_line'),
+                                ("weights delivery 50%, sales 50%", "weights delivery 80%, sales 20%"))
+    assert [(r["change"], r["kind"], r["name"]) for r in out["rule_changes"]] == [
+        ("removed", "param", "good_line"), ("added", "param", "ontime_line"),
+        ("changed", "band", "ontime_bands"), ("changed", "score", "total")]
+    assert out["not_attributed"] == []
+    # as test_two_changes_are_attributed_one_at_a_time: the bands now do what the cut-off did
+    assert because["b"] == {"bands of ontime": "1", "score total": "-0.6"}
+    assert {a["change"] for a in out["summary"]["attribution"]} == {"bands of ontime", "score total"}
+
+
 def test_rules_as_of_two_days(tmp_path, tiny):
     import lhrule
 

@@ -175,8 +175,11 @@ def compare(con, old: Side, new: Side, day: dt.date, attribute: bool = True,
     effects = []
     now = {r.shop_id: primary(r) for r in after}
     moved = {r.shop_id for r in before if now.get(r.shop_id, primary(r)) != primary(r)}
-    if attribute and moved and len(changes) > 1:
-        for change in changes:
+    # A param added or removed moves nothing on its own: the new params come along in every
+    # hybrid (`swapped`), and the rules that read a removed one changed too.
+    weighed = [c for c in changes if not all(p.part == "params" and None in (p.old, p.new) for p in c.parts)]
+    if attribute and moved and len(weighed) > 1:
+        for change in weighed:
             effect = Effect(change)
             hybrid = swapped(old_plan, change, new_plan)
             try:
@@ -187,7 +190,7 @@ def compare(con, old: Side, new: Side, day: dt.date, attribute: bool = True,
             else:
                 effect.by_shop = {r.shop_id: primary(r) for r in results}
             effects.append(effect)
-    elif changes and moved:  # a single change explains the whole move
-        effects.append(Effect(changes[0], now))
+    elif weighed and moved:  # a single change explains the whole move
+        effects.append(Effect(weighed[0], now))
     queries = len(cache) + (len(new_cache) if new_cache is not cache else 0)
     return Comparison(day, before, after, parts, changes, effects, queries, attribute)
