@@ -207,6 +207,23 @@ def test_a_renamed_param_is_not_scored_on_its_own(tmp_path, tiny):
     assert {a["change"] for a in out["summary"]["attribution"]} == {"bands of ontime", "score total"}
 
 
+def test_a_piped_diff_keeps_each_place_on_its_line(tmp_path, tiny):
+    # Piped without COLUMNS, Rich folded the text at 80 columns: a change's file:line went to
+    # the next line, and the summary ended on a line of its own.
+    new = _edited(tmp_path, ("param good_line = 90%", "param ontime_line = 75%"),
+                  ('"好" >= good_line', '"好" >= ontime_line'))
+    result = CliRunner().invoke(app, ["diff", str(BASE), str(new), "--data", str(tiny), "--as-of", "2024-06-30"],
+                                env={"COLUMNS": None})
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert f"    added    param ontime_line  {new}:23" in lines
+    assert any(line.startswith("    removed  param good_line  ") and line.endswith("diff/base.rule:23")
+               for line in lines)
+    assert "shops: 1 of 4 moved, 0 changed grade; score change min 0, median 0, max 1; actions gained 0, lost 0" \
+        in lines
+    assert any("grade transitions (rows: old, columns: new)" in line for line in lines)  # wider than its table
+
+
 def test_rules_as_of_two_days(tmp_path, tiny):
     import lhrule
 

@@ -37,6 +37,20 @@ def test_golden_explain(shop, day, fmt, at_root, update_golden, monkeypatch):
         assert max(len(line) for line in result.output.splitlines()) <= 80
 
 
+
+def test_a_piped_explanation_keeps_each_line_whole(at_root):
+    # Piped without COLUMNS, Rich folded the tree at 80 columns: a condition and a rule's
+    # file:line were split over two lines, out of reach of grep.
+    result = CliRunner().invoke(app, ["explain", "s000003", "--rulebook", TOUR, "--data", "examples/data",
+                                      "--as-of", "2024-06-30", "--events", "2"], env={"COLUMNS": None})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.endswith("c000003-0000077 2024-05-31 13:45:17 fails `first_reply_kind not in {auto, quick}`")
+               for line in lines)
+    assert any(line.endswith("(0 × 60%) ÷ 60%; not assessed: satisfaction (re-weighted)  tour.rule:44")
+               for line in lines)
+    assert len(lines) < len((GOLDEN / "s000003-2024-06-30.txt").read_text(encoding="utf-8").splitlines())
+
 def _walk(node):
     yield node
     for child in node["children"]:

@@ -124,8 +124,9 @@ def _line(node) -> str:
 
 
 def render_tree(root) -> None:
-    from rich.console import Console
     from rich.tree import Tree
+
+    from lhrule.cli.render import console
 
     def add(branch, node):
         child = branch.add(_line(node))
@@ -136,7 +137,7 @@ def render_tree(root) -> None:
     tree = Tree(title)
     for c in root.children:
         add(tree, c)
-    Console().print(tree)
+    console().print(tree)
 
 
 def to_html(root) -> str:

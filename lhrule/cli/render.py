@@ -13,10 +13,22 @@ from rich.table import Table
 TABLE_ROWS = 100
 
 
+def console() -> Console:
+    """Rich's console for stdout. Piped or redirected, Rich folds every line at 80 columns
+    unless COLUMNS says otherwise: a file:line split in two, a condition spread over three
+    lines, nine indicators' names a letter a line. There each line keeps its own length."""
+    import os
+
+    out = Console()
+    if out.is_terminal or os.environ.get("COLUMNS"):
+        return out
+    return Console(width=100_000)
+
+
 def score_table(run) -> None:
     from lhrule.engine.report import shop_json
 
-    console = Console()
+    out = console()
     rb = run.rulebook.ir
     many_days = len(run.days) > 1
     names = [i.name for i in rb.indicators]
@@ -49,16 +61,13 @@ def score_table(run) -> None:
                 cells.append(f"{item['value']} {item['band'] or ''}".strip())
         cells.append(", ".join(j["actions"]))
         table.add_row(*cells)
-    if not console.is_terminal:  # piped or redirected: the table's own width, not 80 columns that
-        natural = console.measure(table, options=console.options.update_width(100_000)).maximum  # stack the
-        console = Console(width=max(console.width, natural))  # indicators' names a letter a line
-    console.print(table)
+    out.print(table)
     if len(results) < len(run.results):
-        console.print(f"{len(run.results) - len(results):,} more shop-days not shown: --format csv or json "
+        out.print(f"{len(run.results) - len(results):,} more shop-days not shown: --format csv or json "
                       f"prints them all")
     grades = Counter(res.main_grade for res in run.results)
     summary = ", ".join(f"{g if g is not None else 'no grade'}: {n}" for g, n in sorted(grades.items(), key=str))
-    console.print(f"{len(run.results)} shop-days scored{'; ' + summary if summary else ''}; "
+    out.print(f"{len(run.results)} shop-days scored{'; ' + summary if summary else ''}; "
                   f"rulebook {run.stamp['rulebook_hash']}, data {run.stamp['dataset_fingerprint']}")
 
 
@@ -76,37 +85,38 @@ def diff_report(result: dict) -> None:
     """`lhrule diff` for people: rule changes by dimension, then what they do to shops."""
     from rich.markup import escape
 
-    console = Console()
-    console.print(f"[bold]{escape(result['old'])}[/] → [bold]{escape(result['new'])}[/], scored as of "
+    out = console()
+    out.print(f"[bold]{escape(result['old'])}[/] → [bold]{escape(result['new'])}[/], scored as of "
                   f"{result['as_of']}")
     changes = result["rule_changes"]
-    console.print(f"\n[bold]rule changes[/] ({len(changes)})" + ("" if changes else ": none"))
+    out.print(f"\n[bold]rule changes[/] ({len(changes)})" + ("" if changes else ": none"))
     by_dimension: dict[str, list[dict]] = {}
     for r in changes:
         by_dimension.setdefault(r["dimension"] or "", []).append(r)
     for dimension, rows in sorted(by_dimension.items()):
-        console.print(f"  [bold]{escape(dimension or '(no dimension)')}[/]")
+        out.print(f"  [bold]{escape(dimension or '(no dimension)')}[/]")
         for r in rows:
             where = _places(r["old"], r["new"])
-            console.print(f"    {r['change']:<8} {r['kind']} {escape(r['name'])}  [blue]{escape(where)}[/]")
+            out.print(f"    {r['change']:<8} {r['kind']} {escape(r['name'])}  [blue]{escape(where)}[/]")
             for d in r["details"]:
-                console.print(f"             {escape(d)}")
+                out.print(f"             {escape(d)}")
     s = result["summary"]
     delta = s["delta"]
     scores = "no score changed" if delta["min"] is None else \
         f"score change min {delta['min']}, median {delta['median']}, max {delta['max']}"
-    console.print(f"\n[bold]shops[/]: {s['moved']} of {s['shops']} moved, {s['grade_changed']} changed grade; "
+    out.print(f"\n[bold]shops[/]: {s['moved']} of {s['shops']} moved, {s['grade_changed']} changed grade; "
                   f"{scores}; actions gained {s['actions_gained']}, lost {s['actions_lost']}")
     grades = sorted({t["old"] for t in s["transitions"]} | {t["new"] for t in s["transitions"]}, key=str)
     if len(grades) > 1 or s["grade_changed"]:
-        table = Table(title="grade transitions (rows: old, columns: new)")
+        title = "grade transitions (rows: old, columns: new)"
+        table = Table(title=title, min_width=len(title))  # the title is not folded over a narrow table
         table.add_column("old \\ new")
         for g in grades:
             table.add_column(str(g), justify="right")
         cells = {(t["old"], t["new"]): t["shops"] for t in s["transitions"]}
         for a in grades:
             table.add_row(str(a), *(_cell(cells.get((a, b)), a != b) for b in grades))
-        console.print(table)
+        out.print(table)
     if s["distribution"]:
         table = Table(title="score changes of the shops that moved")
         table.add_column("from", justify="right")
@@ -116,31 +126,31 @@ def diff_report(result: dict) -> None:
         most = max(b["shops"] for b in s["distribution"])
         for b in s["distribution"]:
             table.add_row(b["from"], b["to"], str(b["shops"]), "█" * round(20 * b["shops"] / most))
-        console.print(table)
+        out.print(table)
     if s["attribution"]:
         table = Table(title="what each change does on its own")
         for name in ("change", "shops moved", "sum of score changes", "grades changed"):
             table.add_column(name, justify="left" if name == "change" else "right")
         for a in s["attribution"]:
             table.add_row(escape(a["change"]), str(a["shops"]), a["total_delta"], str(a["grade_changed"]))
-        console.print(table)
-        console.print(f"[dim]{escape(result['attribution_note'])}[/]")
+        out.print(table)
+        out.print(f"[dim]{escape(result['attribution_note'])}[/]")
     for e in result["not_attributed"]:
-        console.print(f"[yellow]{escape(e['change'])} could not be scored on its own: {escape(e['error'])}[/]")
+        out.print(f"[yellow]{escape(e['change'])} could not be scored on its own: {escape(e['error'])}[/]")
     for title, rows in (("top movers down", s["top_down"]), ("top movers up", s["top_up"])):
         if rows:
-            console.print(f"\n[bold]{title}[/]")
+            out.print(f"\n[bold]{title}[/]")
             for c in rows:
-                console.print(f"  {c['shop_id']} {escape(c['category'] or '')}: {c['old_score']} → {c['new_score']} "
+                out.print(f"  {c['shop_id']} {escape(c['category'] or '')}: {c['old_score']} → {c['new_score']} "
                               f"({c['delta']}), grade {c['old_grade']} → {c['new_grade']}")
                 why = [f"{b['change']} {b['delta']}" for b in c["because"]]
                 if c["interaction"]:
                     why.append(f"interaction {c['interaction']}")
                 if why:
-                    console.print(f"    [dim]because: {escape('; '.join(why))}[/]")
+                    out.print(f"    [dim]because: {escape('; '.join(why))}[/]")
     categories = {k: v for k, v in s["by_category"].items() if v.get("moved")}
     if categories:
-        console.print("\n[bold]by main category[/]: " + ", ".join(
+        out.print("\n[bold]by main category[/]: " + ", ".join(
             f"{escape(k or '?')} {v.get('moved', 0)}/{v.get('moved', 0) + v.get('same', 0)}"
             for k, v in categories.items()))
 
