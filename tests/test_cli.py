@@ -50,6 +50,8 @@ def test_usage_errors_exit_2(at_root):
     assert run("check", "no/such/file.rule").exit_code == 2
     assert run("check", "--format", "yaml", "rulebooks").exit_code == 2
     assert run("check", "--nope").exit_code == 2
+    device = run("check", "/dev/null")  # it said "no such file or folder: /dev/null"
+    assert device.exit_code == 2 and "/dev/null is neither a rulebook file nor a folder" in device.output
 
 
 def test_fmt_check_and_rewrite(tmp_path):
@@ -107,7 +109,9 @@ def test_diagnostics_doc_is_generated_from_the_codes():
 
 
 def test_a_library_file_is_checked_and_tested_but_not_scored(at_root):
-    assert run("test", "rulebooks/common/events.rule").exit_code == 0
+    tested = run("test", "rulebooks/common/events.rule")  # it said "0 passed, 0 failed"
+    assert tested.exit_code == 0
+    assert tested.output == "no `test` blocks in rulebooks/common/events.rule: nothing was run\n"
     result = run("score", "rulebooks/common/events.rule", "--data", "examples/data", "--as-of", "2024-06-30")
     assert result.exit_code == 2 and "declares no indicators" in result.output
 

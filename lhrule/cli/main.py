@@ -55,6 +55,8 @@ def rule_files(paths: list[Path]) -> list[Path]:
             files.extend(found)
         elif path.is_file():
             files.append(path)
+        elif path.exists():  # a device, a pipe
+            raise usage_error(f"{path} is neither a rulebook file nor a folder")
         else:
             raise usage_error(f"no such file or folder: {path}")
     seen: set[Path] = set()

@@ -248,6 +248,10 @@ def test(
             for expect, problem in outcome.failures:
                 line = f"{expect.span.file}:{expect.span.line}" if expect else where
                 typer.echo(f"     {line}: {problem}")
+    if not passed + failed:
+        named = files[0] if len(files) == 1 else f"the {len(files)} rulebooks"
+        typer.echo(f"no `test` blocks in {named}: nothing was run")
+        return
     typer.echo(f"{passed} passed, {failed} failed")
     raise typer.Exit(1 if failed else 0)
 
