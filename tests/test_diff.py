@@ -234,6 +234,19 @@ def test_rules_as_of_two_days(tmp_path, tiny):
     assert {s["shop_id"]: s["new_score"] for s in out["shops"]} == {"a": "5", "b": "3", "c": "5", "d": "0"}
 
 
+
+def test_a_long_condition_shows_what_was_taken_out_in_place(at_root):
+    # 平台求助率 lost its second clause in 2023. Diffed word by word, the line read
+    # "− (exists; + exists; − as_of) or (exists aftersale_tasks t where …; − and (t.completed_at …".
+    import lhrule
+
+    run = lhrule.diff("rulebooks/taobao/lighthouse.rule", "rulebooks/taobao/lighthouse.rule", DATA, "2024-06-30",
+                      old_rules_as_of="2022-12-31", new_rules_as_of="2023-01-01", attribute=False)
+    help_rate = next(r for r in run.to_json("old", "new")["rule_changes"] if r["name"] == "help_rate")
+    assert help_rate["details"] == [
+        "measure: rate where [-(-] exists help_requests h … h.created_at < as_of"
+        "[-) or (exists aftersale_tasks t where t.order_id = order_id and t.due_…-]"]
+
 def test_diff_of_a_git_revision(tmp_path, tiny):
     import subprocess
 

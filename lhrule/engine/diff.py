@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -58,18 +59,43 @@ def _text(value, sources: dict[str, str], limit: int = 70) -> str:
     return _clip(str(value), limit)
 
 
+# A token of an expression with the spaces before it: a name (dotted or not), a number, or
+# one other character. Tokens are compared without their spaces.
+_TOKEN = re.compile(r"\s*(?:[\w.]+|[^\w\s])")
+CONTEXT = 24  # characters of unchanged text kept on each side of a change in a long text
+
+
 def _focus(a: str, b: str, limit: int = 70) -> str:
-    """`a → b`, or for long texts the words taken out (−) and put in (+)."""
+    """`a → b`; for long texts the new one with what was taken out as [-…-] and what was put
+    in as {+…+} (as `git diff --word-diff`), the unchanged stretches between cut short."""
     if len(a) <= limit and len(b) <= limit:
         return f"{a} → {b}"
-    x, y = a.split(), b.split()
+    x, y = _TOKEN.findall(a), _TOKEN.findall(b)
+    ops = difflib.SequenceMatcher(None, [t.strip() for t in x], [t.strip() for t in y], autojunk=False).get_opcodes()
     out = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, x, y, autojunk=False).get_opcodes():
-        if op in ("replace", "delete"):
-            out.append("− " + _clip(" ".join(x[i1:i2]), limit))
-        if op in ("replace", "insert"):
-            out.append("+ " + _clip(" ".join(y[j1:j2]), limit))
-    return "; ".join(out)
+    for n, (op, i1, i2, j1, j2) in enumerate(ops):
+        if op == "equal":
+            out.append(_cut("".join(y[j1:j2]), first=n == 0, last=n == len(ops) - 1))
+            continue
+        old, new = "".join(x[i1:i2]), "".join(y[j1:j2])
+        lead = old if op == "delete" else new
+        out.append(lead[: len(lead) - len(lead.lstrip())] + (f"[-{_clip(old.strip(), limit)}-]" if old else "")
+                   + (f"{{+{_clip(new.strip(), limit)}+}}" if new else ""))
+    return "".join(out).strip()
+
+
+def _cut(same: str, first: bool, last: bool) -> str:
+    """An unchanged stretch of a long text: about CONTEXT characters next to each change (whole
+    words), the rest left out as "…"."""
+    if len(same) <= (CONTEXT if first or last else 2 * CONTEXT) + 2:
+        return same
+    head = same[:CONTEXT]
+    head = head[: head.rindex(" ")] if " " in head.lstrip() else head
+    tail = same[-CONTEXT:]
+    tail = tail[tail.index(" ") + 1:] if " " in tail.rstrip() else tail
+    if first:
+        return "… " + tail
+    return head + " …" if last else f"{head} … {tail}"
 
 
 def _clip(text: str, limit: int) -> str:
