@@ -114,6 +114,23 @@ REFUSED = {
     "CSV in neither UTF-8 nor GBK (UTF-16)": (
         lambda data: (data / "orders.csv").write_bytes(ORDERS.encode("utf-16")),
         ["lhrule: data/orders.csv is neither UTF-8 nor GBK text: save it as UTF-8"]),
+    "a table in two places (an old Parquet file beside a new CSV)": (
+        lambda data: (data / "orders.parquet").write_bytes(b"not read"),  # the CSV went unread without a word
+        ["lhrule: the dataset data holds table orders in 2 places (orders.parquet, orders.csv): keep one and move "
+         "the others out"]),
+    "a table as a file and as a folder": (
+        lambda data: ((data / "orders").mkdir(), (data / "orders" / "part-0.csv").write_text(ORDERS)),
+        ["lhrule: the dataset data holds table orders in 2 places (orders.csv, orders/): keep one and move the "
+         "others out"]),
+    "CSV separated by semicolons": (
+        ORDERS.replace(",", ";"),
+        ["lhrule: data/orders.csv: table orders has no column order_id, shop_id, paid_at, kind, amount (its header is "
+         "one column, 'order_id;shop_id;paid_at;picked_up_at;kind;amount': save the file with commas between the "
+         "fields)"]),
+    "a column missing from a GBK CSV": (  # the message named the UTF-8 copy in a temporary folder
+        lambda data: (data / "orders.csv").write_bytes("order_id,shop_id,paid_at,kind\no1,s1,2024-06-10 10:00:00,"
+                                                       "普通\n".encode("gbk")),
+        ["lhrule: data/orders.csv: table orders has no column amount"]),
     "missing table": (
         None,
         ["lhrule: the dataset data has no table orders: expected NAME.parquet, NAME.csv, NAME.jsonl or a "

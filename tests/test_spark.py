@@ -140,6 +140,19 @@ def test_a_uri_dataset_is_read_and_validated_by_spark(datasets, tmp_path):
     assert "consultations.shop_id: 1 row pointing at no row of shops: consultations.csv ('nobody')" in message
 
 
+
+def test_a_table_in_two_places_is_refused_on_spark(datasets, tmp_path):
+    both = tmp_path / "both"
+    both.mkdir()
+    for f in datasets["csv"].iterdir():
+        (both / f.name).write_bytes(f.read_bytes())
+    (both / "consultations.parquet").write_bytes((datasets["parquet"] / "consultations.parquet").read_bytes())
+    with pytest.raises(DatasetError) as caught:
+        lhrule.score(ROOT / "rulebooks/tejia/response-3min.rule", both.as_uri(), as_of=AS_OF, engine="spark",
+                     spark_master="local[2]")
+    assert str(caught.value) == (f"the dataset {both.as_uri()} holds table consultations in 2 places "
+                                 "(consultations.parquet, consultations.csv): keep one and move the others out")
+
 def test_the_cli_scores_with_spark(datasets):
     from typer.testing import CliRunner
 

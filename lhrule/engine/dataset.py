@@ -1,10 +1,11 @@
 """Datasets: a folder of event tables, read by DuckDB straight from the files.
 
 Each declared table `NAME` is read from `NAME.parquet`, `NAME.csv`, `NAME.jsonl` or a folder
-`NAME/` of such files, and exposed as a view `t_NAME` holding exactly the declared columns,
-cast to their declared types. Timestamps are normalised once, here: a timestamp without an
-offset is local time in the rulebook's zone, one with an offset is converted to it, and
-every later step works on naive local timestamps. Durations are whole microseconds.
+`NAME/` of such files (one of them: a table in two places is refused), and exposed as a view
+`t_NAME` holding exactly the declared columns, cast to their declared types. Timestamps are
+normalised once, here: a timestamp without an offset is local time in the rulebook's zone,
+one with an offset is converted to it, and every later step works on naive local
+timestamps. Durations are whole microseconds.
 """
 
 from __future__ import annotations
@@ -94,15 +95,22 @@ def is_uri(data) -> bool:
 
 
 def table_files(folder: Path, name: str) -> list[Path]:
-    for ext in FORMATS:
-        if (folder / f"{name}{ext}").is_file():
-            return [folder / f"{name}{ext}"]
+    """The files of table `name`: NAME.parquet, .csv, .jsonl or .json, or those under NAME/."""
+    places = {f"{name}{ext}": [folder / f"{name}{ext}"] for ext in FORMATS if (folder / f"{name}{ext}").is_file()}
     sub = folder / name
-    if sub.is_dir():
-        found = sorted(p for p in sub.rglob("*") if p.suffix in FORMATS and p.is_file())
-        if found:
-            return found
-    return []
+    found = sorted(p for p in sub.rglob("*") if p.suffix in FORMATS and p.is_file()) if sub.is_dir() else []
+    if found:
+        places[f"{name}/"] = found
+    one_place(folder, name, list(places))
+    return next(iter(places.values()), [])
+
+
+def one_place(folder, name: str, places: list[str]) -> None:
+    """A table in two places (orders.parquet beside a newer orders.csv) would be read from one
+    and the other left unread without a word: refused."""
+    if len(places) > 1:
+        raise DatasetError(f"the dataset {folder} holds table {name} in {len(places)} places ({', '.join(places)}): "
+                           "keep one and move the others out")
 
 
 def needed_tables(rb: ir.Rulebook) -> set[str]:
@@ -276,7 +284,12 @@ def file_view(con, table: ir.Table, files: list[Path], zone: str, exclude: str |
     described = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {_reader(files)}").fetchall()}
     missing = [c.name for c in table.columns if c.name not in described and not c.optional]
     if missing:
-        raise DatasetError(f"{files[0]}: table {table.name} has no column {', '.join(missing)}")
+        where = f"{user_file(str(files[0]))}: table {table.name} has no column {', '.join(missing)}"
+        only = next(iter(described)) if len(described) == 1 else ""
+        sign = next((s for s in (";", "\t", "|") if s in only), None)
+        if files[0].suffix == ".csv" and sign:  # an export with another separator: one column named a;b;c
+            where += f" (its header is one column, {only!r}: save the file with commas between the fields)"
+        raise DatasetError(where)
     # With rows left out, a query's filter may be judged before they are: DuckDB moves a filter
     # on constants (a range's per-day counts bound their windows so) down to the file scan. A
     # left-out row's text that does not convert must then read as NULL, not stop the query.

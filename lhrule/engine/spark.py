@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from lhrule.engine import ir
-from lhrule.engine.dataset import FORMATS, DatasetError
+from lhrule.engine.dataset import FORMATS, DatasetError, one_place
 from lhrule.engine.sql import table_name
 
 DEFAULT_MASTER = "local[*]"
@@ -158,10 +158,11 @@ def table_files(spark, root: str, name: str) -> list[str]:
     system (so any URI Spark reads works)."""
     jvm, fs = _fs(spark, root)
     Path = jvm.org.apache.hadoop.fs.Path
+    places: dict[str, list[str]] = {}
     for ext in FORMATS:
         p = Path(f"{root}/{name}{ext}")
         if fs.exists(p) and fs.isFile(p):
-            return [p.toString()]
+            places[f"{name}{ext}"] = [p.toString()]
     folder = Path(f"{root}/{name}")
     if fs.exists(folder) and fs.getFileStatus(folder).isDirectory():
         found, it = [], fs.listFiles(folder, True)
@@ -169,8 +170,10 @@ def table_files(spark, root: str, name: str) -> list[str]:
             p = it.next().getPath().toString()
             if os.path.splitext(p)[1] in FORMATS:
                 found.append(p)
-        return sorted(found)
-    return []
+        if found:
+            places[f"{name}/"] = sorted(found)
+    one_place(root, name, list(places))
+    return next(iter(places.values()), [])
 
 
 def open_dataset(spark, data: str, rb: ir.Rulebook) -> dict[str, list[str]]:
