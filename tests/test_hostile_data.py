@@ -175,6 +175,22 @@ def test_quarantine_loses_no_row(case, tmp_path, monkeypatch):
     assert len(written) == aside + 1  # the header, then one line per row set aside
 
 
+
+def test_the_quarantine_names_a_gbk_file_as_given(tmp_path, monkeypatch):
+    # A GBK CSV is read from a UTF-8 copy in a temporary folder; the quarantine file named
+    # that copy (/tmp/lhrule-utf8-…/0-orders.csv), gone when the command ended.
+    import csv
+    import lhrule
+
+    data = _folder(tmp_path, f"{HEADER}\n{GOOD_ROW}\no2,s1,2024-06-10 11:00:00,,普通,1\n")
+    (data / "orders.csv").write_bytes((data / "orders.csv").read_text(encoding="utf-8").encode("gbk"))
+    monkeypatch.chdir(tmp_path)
+    lhrule.score("mini.rule", "data", as_of="2024-06-30", on_bad_rows="quarantine", quarantine="q")
+    with (tmp_path / "q" / "orders.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["order_id"], r["source_file"], r["source_row"], r["reason"]) for r in rows] == \
+        [("o2", "data/orders.csv", "2", "kind: not one of normal, presale")]
+
 def _pickup(result) -> dict:
     assert result.exit_code == 0, result.output
     return {s["shop_id"]: s["indicators"]["pickup"] for s in json.loads(result.output)["shops"]}
