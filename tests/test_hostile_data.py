@@ -66,6 +66,15 @@ REFUSED = {
         f"{HEADER}\n{GOOD_ROW}\no2,s1,2024-06-10 10:00:00,,normal\n",
         ["lhrule: data/orders.csv line 3 has 5 fields, the header 6: 'o2,s1,2024-06-10 10:00:00,,normal'; "
          "fix the row (a field holding a comma is quoted: \"a,b\")"]),
+    "a quote not closed": (  # it said "line 3 cannot be read: Invalid Input Error: CSV Error on Line: 3"
+        f"{HEADER}\n{GOOD_ROW}\no2,s1,\"2024-06-10 10:00:00,,normal,1\n",
+        ["lhrule: data/orders.csv line 3 has a quote not closed where its field ends: "
+         "'o2,s1,\"2024-06-10 10:00:00,,normal,1'; a quoted field is quoted whole (\"a,b\"), and a quote inside it "
+         "is written as two (\"\")"]),
+    "lines ending in both \\r\\n and \\n": (  # it said "The CSV Parser state machine reached an invalid state."
+        f"{HEADER}\n{GOOD_ROW}\r\no2,s1,2024-06-10 10:00:00,,normal,1\n",
+        ["lhrule: data/orders.csv cannot be read as CSV: its lines end in both \\r\\n and \\n; save it with one "
+         "kind"]),
     "row with too many fields": (
         f"{HEADER}\n{GOOD_ROW},x\n",
         ["lhrule: data/orders.csv line 2 has 7 fields, the header 6: "

@@ -242,8 +242,18 @@ def describe_read_error(message: str, data: Path) -> str:
         if counts and row is not None:
             return (f"{path} line {line} has {counts.group(2)} fields, the header {counts.group(1)}: {row!r}; "
                     f"fix the row (a field holding a comma is quoted: \"a,b\")")
-        return f"{path} line {line} cannot be read: {message.splitlines()[0]}"
+        if "unterminated quote" in message and row is not None:
+            return (f"{path} line {line} has a quote not closed where its field ends: {row!r}; a quoted field is "
+                    f"quoted whole (\"a,b\"), and a quote inside it is written as two (\"\")")
+        reason = found(r"Original Line: .*\n\s*\n(.*)")  # DuckDB's reason, a sentence
+        return f"{path} line {line} cannot be read: {reason or message.splitlines()[0]}" + \
+            (f": {row!r}" if row is not None else "")
     first = message.splitlines()[0]
+    if "state machine reached an invalid state" in first and path:
+        path = user_file(path)
+        mixed = _mixed_line_endings(Path(path))
+        return (f"{path} cannot be read as CSV" + (": its lines end in both \\r\\n and \\n; save it with one kind"
+                                                   if mixed else f" (comma-separated, RFC 4180): {first}"))
     if first.startswith("Out of Memory Error"):
         return (f"out of memory: {first.split('Error: ', 1)[-1]}. Let DuckDB use more with LHRULE_MEMORY_LIMIT "
                 f"(now {memory_limit() or '80% of this machine'}), score fewer days at a time, or free disk "
@@ -254,6 +264,21 @@ def describe_read_error(message: str, data: Path) -> str:
         return (f"the dataset {data} could not be read: {path} is not a whole Parquet file (it may be truncated "
                 f"or still being written): {first}")
     return f"the dataset {data} could not be read: {first}"
+
+
+def _mixed_line_endings(path: Path) -> bool:
+    """Whether a text file has lines ending in \\r\\n and others in \\n alone."""
+    crlf = lf = False
+    with path.open("rb") as f:
+        last = b""
+        while chunk := f.read(1 << 20):
+            text = last + chunk
+            crlf = crlf or b"\r\n" in text
+            lf = lf or text.count(b"\n") > text.count(b"\r\n")
+            last = b"\r" if chunk.endswith(b"\r") else b""  # a \r\n cut in two is whole in the next text
+            if crlf and lf:
+                return True
+    return False
 
 
 _ORIGINALS: dict[str, str] = {}  # a transcoded copy -> the user's file, for messages
