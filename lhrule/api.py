@@ -71,6 +71,13 @@ class ScoreRun:
     stamp: dict
     validation: object = None
 
+    @property
+    def counted(self) -> bool:
+        """Whether any indicator of any shop counted an event (`results.counted_any`)."""
+        from lhrule.engine.results import counted_any
+
+        return counted_any(self.results)
+
     def to_json(self) -> dict:
         from lhrule.engine.report import score_json
 
@@ -143,14 +150,18 @@ class ScoreStream:
     validation: object
     shops: list[str] | None
     days_at_a_time: int
+    counted: bool = False  # whether an indicator of a shop has counted an event in the parts read (`counted_any`)
 
     def parts(self):
         """The results of every day, `days_at_a_time` days at a time, in order."""
+        from lhrule.engine.results import counted_any
         from lhrule.engine.score import score as run
 
         carried: dict = {}  # the actions in force, from one part to the next
         for i in range(0, len(self.days), self.days_at_a_time):
-            yield run(self.con, self.rulebook.ir, self.days[i:i + self.days_at_a_time], self.shops, carried=carried)
+            part = run(self.con, self.rulebook.ir, self.days[i:i + self.days_at_a_time], self.shops, carried=carried)
+            self.counted = self.counted or counted_any(part)
+            yield part
 
     def json_chunks(self):
         """The text of `ScoreRun.to_json()` (as the CLI writes it), a part at a time."""

@@ -151,6 +151,21 @@ def test_the_table_of_a_large_run_shows_the_lowest_scores(at_root):
     assert max(Decimal(s["score"]) for s in shown) <= min(Decimal(s["score"]) for s in hidden)
 
 
+
+@pytest.mark.parametrize("days,said", [
+    (["--as-of", "2042-06-30"], "as of 2042-06-30: is that date"),
+    (["--from", "2042-06-01", "--to", "2042-06-03"], "from 2042-06-01 to 2042-06-03: are those dates")])
+def test_a_day_outside_the_data_is_warned_of(days, said, at_root):
+    # 2042 for 2024: every shop scored "nothing" without a word
+    args = ["score", "rulebooks/tmall/basic-service.rule", "--data", "examples/data", "--format", "json"]
+    result = runner.invoke(app, [*args, *days])
+    assert result.exit_code == 0
+    assert result.stderr == f"lhrule: warning: no indicator of any shop counted an event {said} within the events " \
+                           "of examples/data?\n"
+    assert all(s["score"] is None for s in json.loads(result.stdout)["shops"])
+    inside = runner.invoke(app, [*args, *(d.replace("2042", "2024") for d in days)])
+    assert inside.exit_code == 0 and inside.stderr == ""
+
 def test_a_table_cannot_go_to_a_file(at_root, tmp_path):
     result = CliRunner().invoke(app, ["score", "rulebooks/tejia/response-3min.rule", "--data", "examples/data",
                                       "--as-of", "2024-06-30", "--out", str(tmp_path / "x.txt")])

@@ -202,7 +202,7 @@ def test_the_quarantine_names_a_gbk_file_as_given(tmp_path, monkeypatch):
 
 def _pickup(result) -> dict:
     assert result.exit_code == 0, result.output
-    return {s["shop_id"]: s["indicators"]["pickup"] for s in json.loads(result.output)["shops"]}
+    return {s["shop_id"]: s["indicators"]["pickup"] for s in json.loads(result.stdout)["shops"]}
 
 
 FIX_THEM = ("fix them, or leave them out with --on-bad-rows quarantine (the bad rows are written aside with "

@@ -104,8 +104,12 @@ def score(
     if stream:  # the spinner only beside a file: on a terminal it would cut into the JSON
         with spinner(f"scoring {data} with {rb.path.name} …") if out else contextlib.nullcontext():
             _guarded(lambda: _emit(run.json_chunks(), out), place)
-        return
-    _write(run, format, out)
+    else:
+        _write(run, format, out)
+    if not run.counted:
+        when = f"as of {day}: is that date" if day else f"from {first or last} to {last or first}: are those dates"
+        typer.echo(f"lhrule: warning: no indicator of any shop counted an event {when} within the events of {data}?",
+                   err=True)
 
 
 def bad_rows_choice(on_bad_rows: str, quarantine: Path | None, out: Path | None = None) -> Path:

@@ -73,6 +73,12 @@ class ShopResult:
         return level.label if level else None
 
 
+def counted_any(results: list[ShopResult]) -> bool:
+    """Whether any indicator of any shop counted or excluded an event (True for no shops):
+    when none did, the day is most likely outside the data (2042 for 2024)."""
+    return not results or any(i.rows or i.excluded for r in results for i in r.indicators.values())
+
+
 def _half_up_units(n: int, d: int, digits: int) -> int:
     """n/d × 10^digits rounded half away from zero, as an integer."""
     units = (abs(n) * 10 ** digits * 2 + d) // (2 * d)
