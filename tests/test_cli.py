@@ -166,6 +166,14 @@ def test_a_day_outside_the_data_is_warned_of(days, said, at_root):
     inside = runner.invoke(app, [*args, *(d.replace("2042", "2024") for d in days)])
     assert inside.exit_code == 0 and inside.stderr == ""
 
+
+def test_a_day_before_the_rules_take_effect_is_warned_of(at_root):
+    result = runner.invoke(app, ["score", "rulebooks/taobao/service-standard-2024.rule", "--data", "examples/data",
+                                 "--as-of", "2024-06-30", "--format", "csv"])
+    assert result.exit_code == 0
+    assert result.stderr == ("lhrule: warning: no indicator of rulebooks/taobao/service-standard-2024.rule is in force "
+                             "as of 2024-06-30: see their `effective` dates\n")
+
 def test_a_table_cannot_go_to_a_file(at_root, tmp_path):
     result = CliRunner().invoke(app, ["score", "rulebooks/tejia/response-3min.rule", "--data", "examples/data",
                                       "--as-of", "2024-06-30", "--out", str(tmp_path / "x.txt")])

@@ -107,9 +107,24 @@ def score(
     else:
         _write(run, format, out)
     if not run.counted:
-        when = f"as of {day}: is that date" if day else f"from {first or last} to {last or first}: are those dates"
-        typer.echo(f"lhrule: warning: no indicator of any shop counted an event {when} within the events of {data}?",
+        said_nothing_counted(rb, run.days, data)
+
+
+def said_nothing_counted(rb, days: list, data) -> None:
+    """The warning for a run in which no indicator of any shop counted an event: no rule was
+    in force, or (most likely) the day is outside the data."""
+    from lhrule.engine.plan import plan_for
+
+    if len(days) == 1:
+        when, what = f"as of {days[0]}", "is that date"
+    else:
+        when, what = f"from {days[0]} to {days[-1]}", "are those dates"
+    if not any(plan_for(rb.ir, d).indicators for d in days):
+        typer.echo(f"lhrule: warning: no indicator of {rb.path} is in force {when}: see their `effective` dates",
                    err=True)
+    else:
+        typer.echo(f"lhrule: warning: no indicator of any shop counted an event {when}: {what} within the events "
+                   f"of {data}?", err=True)
 
 
 def bad_rows_choice(on_bad_rows: str, quarantine: Path | None, out: Path | None = None) -> Path:
