@@ -64,11 +64,11 @@ def score_table(run) -> None:
     out.print(table)
     if len(results) < len(run.results):
         out.print(f"{len(run.results) - len(results):,} more shop-days not shown: --format csv or json "
-                      f"prints them all")
+                  f"prints them all")
     grades = Counter(res.main_grade for res in run.results)
     summary = ", ".join(f"{g if g is not None else 'no grade'}: {n}" for g, n in sorted(grades.items(), key=str))
     out.print(f"{len(run.results)} shop-days scored{'; ' + summary if summary else ''}; "
-                  f"rulebook {run.stamp['rulebook_hash']}, data {run.stamp['dataset_fingerprint']}")
+              f"rulebook {run.stamp['rulebook_hash']}, data {run.stamp['dataset_fingerprint']}")
 
 
 def _lowest(results: list) -> list:
@@ -87,7 +87,7 @@ def diff_report(result: dict) -> None:
 
     out = console()
     out.print(f"[bold]{escape(result['old'])}[/] → [bold]{escape(result['new'])}[/], scored as of "
-                  f"{result['as_of']}")
+              f"{result['as_of']}")
     changes = result["rule_changes"]
     out.print(f"\n[bold]rule changes[/] ({len(changes)})" + ("" if changes else ": none"))
     by_dimension: dict[str, list[dict]] = {}
@@ -105,7 +105,7 @@ def diff_report(result: dict) -> None:
     scores = "no score changed" if delta["min"] is None else \
         f"score change min {delta['min']}, median {delta['median']}, max {delta['max']}"
     out.print(f"\n[bold]shops[/]: {s['moved']} of {s['shops']} moved, {s['grade_changed']} changed grade; "
-                  f"{scores}; actions gained {s['actions_gained']}, lost {s['actions_lost']}")
+              f"{scores}; actions gained {s['actions_gained']}, lost {s['actions_lost']}")
     grades = sorted({t["old"] for t in s["transitions"]} | {t["new"] for t in s["transitions"]}, key=str)
     if len(grades) > 1 or s["grade_changed"]:
         title = "grade transitions (rows: old, columns: new)"
@@ -142,7 +142,7 @@ def diff_report(result: dict) -> None:
             out.print(f"\n[bold]{title}[/]")
             for c in rows:
                 out.print(f"  {c['shop_id']} {escape(c['category'] or '')}: {c['old_score']} → {c['new_score']} "
-                              f"({c['delta']}), grade {c['old_grade']} → {c['new_grade']}")
+                          f"({c['delta']}), grade {c['old_grade']} → {c['new_grade']}")
                 why = [f"{b['change']} {b['delta']}" for b in c["because"]]
                 if c["interaction"]:
                     why.append(f"interaction {c['interaction']}")

@@ -311,8 +311,7 @@ def file_view(con, table: ir.Table, files: list[Path], zone: str, exclude: str |
     if missing:
         where = f"{user_file(str(files[0]))}: table {table.name} has no column {', '.join(missing)}"
         only = next(iter(described)) if len(described) == 1 else ""
-        sign = next((s for s in (";", "\t", "|") if s in only), None)
-        if files[0].suffix == ".csv" and sign:  # an export with another separator: one column named a;b;c
+        if files[0].suffix == ".csv" and any(s in only for s in ";\t|"):  # another separator: one column a;b;c
             where += f" (its header is one column, {only!r}: save the file with commas between the fields)"
         raise DatasetError(where)
     # With rows left out, a query's filter may be judged before they are: DuckDB moves a filter

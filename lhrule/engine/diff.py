@@ -78,8 +78,8 @@ def _focus(a: str, b: str, limit: int = 70) -> str:
             out.append(_cut("".join(y[j1:j2]), first=n == 0, last=n == len(ops) - 1))
             continue
         old, new = "".join(x[i1:i2]), "".join(y[j1:j2])
-        lead = old if op == "delete" else new
-        out.append(lead[: len(lead) - len(lead.lstrip())] + (f"[-{_clip(old.strip(), limit)}-]" if old else "")
+        space = re.match(r"\s*", old if op == "delete" else new).group()
+        out.append(space + (f"[-{_clip(old.strip(), limit)}-]" if old else "")
                    + (f"{{+{_clip(new.strip(), limit)}+}}" if new else ""))
     return "".join(out).strip()
 
