@@ -58,8 +58,27 @@ def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def _date(value) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+def _date(value, name: str = "as_of") -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{name} takes a date such as 2024-06-30 (a str or a datetime.date), not {value!r}") from None
+
+
+def _days(as_of, start, end) -> list[dt.date]:
+    """The days to score: as_of, or every day from start to end."""
+    if as_of is None and start is None and end is None:
+        raise ValueError("say which day to score: as_of=DATE, or start=DATE and end=DATE")
+    if as_of is not None and (start is not None or end is not None):
+        raise ValueError("give as_of, or start and end, not both")
+    if as_of is not None:
+        return [_date(as_of)]
+    first, last = _date(start if start is not None else end, "start"), _date(end if end is not None else start, "end")
+    if last < first:
+        raise ValueError(f"end {last} is before start {first}")
+    return days_between(first, last)
 
 
 @dataclass
@@ -130,10 +149,7 @@ def _prepare(rulebook, data, as_of, start, end, on_bad_rows: str, quarantine, en
     """The rulebook, the days to score, and the dataset opened and validated."""
     rb = rulebook if isinstance(rulebook, Rulebook) else load(rulebook)
     runnable(rb)
-    if start is not None or end is not None:
-        days = days_between(_date(start or end), _date(end or start))
-    else:
-        days = [_date(as_of)]
+    days = _days(as_of, start, end)
     con, stamp, checked = open_validated(rb, data, on_bad_rows, quarantine, engine, spark_master)
     return rb, days, con, stamp, checked
 
@@ -276,6 +292,8 @@ def open_validated(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if on_bad_rows not in ("stop", "quarantine"):
+        raise ValueError(f"on_bad_rows must be stop or quarantine, not {on_bad_rows!r}")
     if engine == "spark" and on_bad_rows == "quarantine":
         raise DatasetError("--on-bad-rows quarantine runs on DuckDB only: quarantine with the DuckDB engine, or fix "
                            "the bad rows, then score with Spark")
@@ -380,8 +398,8 @@ def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Pat
     runnable(a)
     runnable(b)
     day = _date(as_of)
-    side_a = Side(a.ir, _date(old_rules_as_of) if old_rules_as_of else None)
-    side_b = Side(b.ir, _date(new_rules_as_of) if new_rules_as_of else None)
+    side_a = Side(a.ir, _date(old_rules_as_of, "old_rules_as_of") if old_rules_as_of else None)
+    side_b = Side(b.ir, _date(new_rules_as_of, "new_rules_as_of") if new_rules_as_of else None)
     same = [t.model_dump(exclude={"span"}) for t in a.ir.tables] == [t.model_dump(exclude={"span"}) for t in b.ir.tables]
     apart = not same or a.ir.timezone != b.ir.timezone
     to_old, to_new = quarantines(quarantine, apart)

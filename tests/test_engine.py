@@ -128,6 +128,19 @@ def test_a_range_goes_in_parts_of_a_week_or_of_the_days_that_take_a_gib(at_root,
         lhrule.score_stream(rb, EXAMPLE, "2024-06-01", "2024-06-30", days_at_a_time=0)
 
 
+
+@pytest.mark.parametrize("kw,message", [
+    ({}, "say which day to score: as_of=DATE, or start=DATE and end=DATE"),  # was "Invalid isoformat string: 'None'"
+    ({"as_of": "2024-13-01"}, "as_of takes a date such as 2024-06-30 (a str or a datetime.date), not '2024-13-01'"),
+    ({"start": "2024-06-30", "end": "2024-06-01"}, "end 2024-06-01 is before start 2024-06-30"),  # scored no day
+    ({"as_of": "2024-06-30", "start": "2024-06-01", "end": "2024-06-02"}, "give as_of, or start and end, not both"),
+    ({"as_of": "2024-06-30", "on_bad_rows": "skip"}, "on_bad_rows must be stop or quarantine, not 'skip'"),  # taken
+])
+def test_the_python_api_says_what_is_wrong_with_an_argument(kw, message, at_root):
+    with pytest.raises(ValueError) as caught:
+        lhrule.score("rulebooks/tejia/response-3min.rule", EXAMPLE, **kw)
+    assert str(caught.value) == message
+
 def test_flags_trace_every_event_of_a_shop(tour_run):
     flags = tour_run.flags("pickup_24h", shop="s000000")
     rows = flags.to_pylist()
