@@ -75,7 +75,9 @@ def _days(as_of, start, end) -> list[dt.date]:
         raise ValueError("give as_of, or start and end, not both")
     if as_of is not None:
         return [_date(as_of)]
-    first, last = _date(start if start is not None else end, "start"), _date(end if end is not None else start, "end")
+    first = _date(start, "start") if start is not None else None
+    last = _date(end, "end") if end is not None else first
+    first = first or last  # one of them alone: that day
     if last < first:
         raise ValueError(f"end {last} is before start {first}")
     return days_between(first, last)
