@@ -112,6 +112,18 @@ class ScoringBuilder:
             prev = (value, lv)
         return True
 
+    def _within_a_rate(self, levels: tuple[ir.Level, ...], name: str) -> bool:
+        """A rate is between 0% and 100%: a cut-off outside is never met, or always (`>= 90` for
+        `>= 90%` is 9000%)."""
+        for lv in levels:
+            value = self._constant(lv.threshold) if lv.cut == "value" else None
+            if value is not None and not 0 <= value <= 1:
+                self.rep.error("E033", f'the cut-off of "{lv.label}" is {(value * 100).normalize():f}%, but indicator '
+                                       f"{name} is a rate, between 0% and 100%", lv.span,
+                               suggestion="write a rate's cut-off as a percentage, such as 90%")
+                return False
+        return True
+
     def _constant(self, e: ir.Expr | None) -> Decimal | None:
         """The value of a literal or of a param's default, for the checks that compare cut-offs."""
         if isinstance(e, ir.Literal_) and isinstance(e.value, Decimal):
@@ -140,7 +152,7 @@ class ScoringBuilder:
                                                                        self.tables[self.entity].columns]) if self.entity else None)
             return None
         levels = self._levels(src, ind.value_type, ind.direction, bool(d.rank_within), f"indicator {ind.name}")
-        if levels is None:
+        if levels is None or (ind.measure.kind == "rate" and not self._within_a_rate(levels, ind.name)):
             return None
         return ir.Bands(indicator=d.target, rank_within=d.rank_within, levels=levels, **src.common())
 

@@ -47,6 +47,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E030": ("weights do not sum to 100%", "consult 20%, logistics 30%"),
     "E031": ("levels are not monotone", '"优秀" >= 80%  "良好" >= 90%'),
     "E032": ("overlapping effective ranges", "two versions both in force on 2023-01-01"),
+    "E033": ("a cut-off a rate cannot reach", '"好" >= 90  for a rate (90 is 9000%; 90% was meant)'),
     "E034": ("statement not allowed here", "window inside a bands declaration"),
     "E035": ("missing statement", "an indicator without `over`"),
     "E036": ("statement given twice", "two `window` lines in one indicator"),
