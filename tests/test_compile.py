@@ -98,7 +98,8 @@ def test_a_rate_cut_off_outside_zero_to_one_hundred_percent_is_an_error(cut, sho
     # `>= 90` for `>= 90%` compiled, and no shop could ever reach the level
     text = INDICATOR + f'bands b of reply {{\n  "好" >= {cut} -> 5\n  "差" otherwise -> 0\n}}\n'
     assert errors(text) == [f'E033 the cut-off of "好" is {shown}, but indicator reply is a rate, between 0% and 100%']
-    assert errors(INDICATOR + 'bands b of reply {\n  "好" >= 100% -> 5\n  "中" >= 0% -> 3\n  "差" otherwise -> 0\n}\n') == []
+    edges = 'bands b of reply {\n  "好" >= 100% -> 5\n  "中" >= 0% -> 3\n  "差" otherwise -> 0\n}\n'
+    assert errors(INDICATOR + edges) == []
 
 def test_bands_must_cut_the_way_the_indicator_is_better():
     text = INDICATOR + 'bands b of reply {\n  "好" <= 80% -> 5\n  "差" otherwise -> 0\n}\n'
