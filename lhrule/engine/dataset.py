@@ -235,8 +235,8 @@ def describe_read_error(message: str, data: Path) -> str:
         return m.group(1).strip() if m else None
 
     line, path = found(r"CSV Error on Line: (\d+)"), found(r"\n\s*file = (.*)")
+    path = user_file(path) if path else None
     if line and path:
-        path = user_file(path)
         counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
         row = found(r"Original Line: (.*)")
         if counts and row is not None:
@@ -250,7 +250,6 @@ def describe_read_error(message: str, data: Path) -> str:
             (f": {row!r}" if row is not None else "")
     first = message.splitlines()[0]
     if "state machine reached an invalid state" in first and path:
-        path = user_file(path)
         mixed = _mixed_line_endings(Path(path))
         return (f"{path} cannot be read as CSV" + (": its lines end in both \\r\\n and \\n; save it with one kind"
                                                    if mixed else f" (comma-separated, RFC 4180): {first}"))

@@ -211,9 +211,10 @@ def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: 
         reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
         reader = raw_reader(data.files[table.name], with_rows=True)
         out = folder / f"{table.name}.csv"
-        copies = [(str(f), user_file(str(f))) for f in data.files[table.name] if user_file(str(f)) != str(f)]
-        source = "q.__file" if not copies else (  # a GBK file is read from a UTF-8 copy, gone at exit
-            "CASE q.__file " + " ".join(f"WHEN {_lit(c)} THEN {_lit(o)}" for c, o in copies) + " ELSE q.__file END")
+        read = [str(f) for f in data.files[table.name]]
+        copies = [f"WHEN {_lit(f)} THEN {_lit(user_file(f))}" for f in read if user_file(f) != f]
+        # a GBK file is read from a UTF-8 copy, gone at exit: the user's file is named
+        source = f"CASE q.__file {' '.join(copies)} ELSE q.__file END" if copies else "q.__file"
         con.execute(f"COPY (SELECT r.* EXCLUDE (__file, __row), {source} AS source_file, q.__row AS source_row, "
                     f"{reason} AS reason FROM {reader} AS r JOIN bad_{table.name} AS q "
                     f"ON r.__file = q.__file AND r.__row = q.__row ORDER BY q.__file, q.__row) "
