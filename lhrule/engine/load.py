@@ -8,7 +8,9 @@ through a symlink, and may not loop. A file included twice is read once.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,12 +35,33 @@ class Loaded:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+class TooLarge(OSError):
+    """A file larger than the limit it was read with."""
+
+    def __init__(self, path, size: int):
+        super().__init__(errno.EFBIG, "file too large", str(path))
+        self.size = size
+
+
+class NotAFile(OSError):
+    """A name that opens, but not on a regular file: a pipe, a socket, a device."""
+
+
 def find_root(path: Path) -> Path:
-    start = path.resolve().parent
+    start = _realpath(path).parent
     for folder in (start, *start.parents):
-        if any((folder / marker).exists() for marker in ROOT_MARKERS):
+        if any(os.path.exists(folder / marker) for marker in ROOT_MARKERS):
             return folder
     return start
+
+
+def _realpath(path: Path) -> Path:
+    """The path with its symlinks followed as far as they go; never raises (a loop, a NUL, a
+    name too long are said when the file is read)."""
+    try:
+        return Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return Path(os.path.abspath(path))
 
 
 def display_path(path: Path) -> str:
@@ -51,19 +74,62 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def read_source(path: Path, read: dict[str, bytes] | None = None) -> str:
-    data = path.read_bytes()
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """A regular file's bytes. Anything else (a folder, a pipe, a device such as /dev/zero, a
+    socket) is refused before a byte is read, so it can neither block nor fill the memory;
+    every failure, a name holding a NUL included, is an OSError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))  # a FIFO opens without waiting
+    except ValueError:  # the name holds a NUL
+        raise OSError(errno.EINVAL, "the name holds a NUL character", str(path)) from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise NotAFile(errno.EINVAL, "is not a regular file", str(path))
+        if limit is not None and st.st_size > limit:
+            raise TooLarge(path, st.st_size)
+        data = f.read() if limit is None else f.read(limit + 1)
+    if limit is not None and len(data) > limit:  # grown since
+        raise TooLarge(path, len(data))
+    return data
+
+
+def read_source(path: Path, read: dict[str, bytes] | None = None, limit: int | None = None) -> str:
+    data = read_bytes(path, limit)
     if read is not None:
-        read[str(path.resolve())] = data
+        read[str(_realpath(path))] = data
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     return data.decode("utf-8")
 
 
+def cannot_read(name: str, exc: OSError) -> tuple[str, str | None]:
+    """What to say of a rulebook file that cannot be read: the message and what to do."""
+    shown = name if len(name) <= 120 else f"{name[:60]}…{name[-40:]}"
+    if isinstance(exc, FileNotFoundError):
+        return f"cannot find the file {shown}", "check the path; include paths are relative to the including file"
+    if isinstance(exc, IsADirectoryError):
+        return f"{shown} is a folder, not a rulebook file", None
+    if isinstance(exc, NotAFile):
+        return (f"{shown} is not a regular file (a pipe, a device or a socket), so it is not read",
+                "name the rulebook file itself")
+    if exc.errno == errno.ELOOP:
+        return f"{shown} is a loop of symlinks (it leads back to itself)", "point the symlink at a rulebook file"
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"the file name {shown} is too long ({len(name)} characters)", "shorten the name or the path"
+    if exc.errno == errno.EINVAL and "NUL" in str(exc.strerror):
+        return f"the file name {shown!r} holds a NUL character, which no file name can", "remove it from the name"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot read {shown}: permission denied", "give yourself read permission on the file"
+    return f"cannot read {shown}: {exc.strerror or exc}", None
+
+
 def load(path: Path, root: Path | None = None) -> Loaded:
     out = Loaded()
     reporter = Reporter()
-    root = (root or find_root(path)).resolve()
+    root = _realpath(root or find_root(path))
     _load_file(path, None, root, out, reporter, stack=[])
     out.diagnostics.extend(reporter.items)
     return out
@@ -74,26 +140,20 @@ def _load_file(path: Path, via: Span | None, root: Path, out: Loaded, reporter: 
     name = display_path(path)
     here = via or Span(file=name, line=1, column=1, end_line=1, end_column=1)
     try:
-        if path.stat().st_size > MAX_RULEBOOK_BYTES:
-            reporter.error("E004", f"{name} is {path.stat().st_size / 2**20:.1f} MB: a rulebook file holds at most "
-                           f"{MAX_RULEBOOK_BYTES // 2**20} MB", here,
-                           suggestion="split it into files joined by `include`; values per shop or category "
-                                      "belong in the data, not in rules")
-            return
-        source = read_source(path, out.read)
-    except FileNotFoundError:
-        reporter.error("E040", f"cannot find the file {name}", here,
-                       suggestion="check the path; include paths are relative to the including file")
-        return
-    except IsADirectoryError:
-        reporter.error("E040", f"{name} is a folder, not a rulebook file", here)
+        source = read_source(path, out.read, limit=MAX_RULEBOOK_BYTES)
+    except TooLarge as exc:
+        reporter.error("E004", f"{name} is {exc.size / 2**20:.1f} MB: a rulebook file holds at most "
+                       f"{MAX_RULEBOOK_BYTES // 2**20} MB", here,
+                       suggestion="split it into files joined by `include`; values per shop or category "
+                                  "belong in the data, not in rules")
         return
     except UnicodeDecodeError as exc:
         reporter.error("E002", f"{name} is not UTF-8 text (byte {exc.start})", here,
                        suggestion="save the rulebook as UTF-8")
         return
     except OSError as exc:
-        reporter.error("E040", f"cannot read {name}: {exc.strerror}", here)
+        message, suggestion = cannot_read(name, exc)
+        reporter.error("E040", message, here, suggestion=suggestion)
         return
     out.sources[name] = source
     tree, diags = parse(source, name)
@@ -101,14 +161,14 @@ def _load_file(path: Path, via: Span | None, root: Path, out: Loaded, reporter: 
     if tree is None:
         return
     out.files.append(tree)
-    real = path.resolve()
+    real = _realpath(path)
     for decl in tree.decls:
         if decl.kind != "include":
             continue
-        target = _resolve_include(decl, path, root, reporter)
-        if target is None:
+        found = _resolve_include(decl, path, root, reporter)
+        if found is None:
             continue
-        resolved = target.resolve()
+        target, resolved = found
         if resolved == real or resolved in stack:
             chain = " -> ".join(display_path(p) for p in [*stack, real, resolved])
             reporter.error("E040", f"include loop: {chain}", decl.span,
@@ -119,7 +179,8 @@ def _load_file(path: Path, via: Span | None, root: Path, out: Loaded, reporter: 
         _load_file(target, decl.span, root, out, reporter, [*stack, real])
 
 
-def _resolve_include(decl: ast.Decl, including: Path, root: Path, reporter: Reporter) -> Path | None:
+def _resolve_include(decl: ast.Decl, including: Path, root: Path, reporter: Reporter) -> tuple[Path, Path] | None:
+    """The included file, as named and with its symlinks followed; None when it is refused."""
     raw = decl.name
     if not raw.endswith(".rule"):
         reporter.error("E040", f'include "{raw}" does not name a .rule file', decl.span)
@@ -129,17 +190,30 @@ def _resolve_include(decl: ast.Decl, including: Path, root: Path, reporter: Repo
                        suggestion="write the path relative to this file, e.g. \"../common/events.rule\"")
         return None
     target = including.parent / raw
-    lexical = Path(os.path.normpath(including.resolve().parent / raw))
+    lexical = Path(os.path.normpath(_realpath(including).parent / raw))
     if not _inside(lexical, root):
         reporter.error("E040", f'include "{raw}" leaves the rulebook root ({_folder(root)})', decl.span,
                        notes=("the root is the nearest folder above the rulebook with lhrule.toml, "
                               "pyproject.toml or .git",))
         return None
-    if target.exists() and not _inside(target.resolve(), root):
+    try:
+        resolved = Path(os.path.realpath(target, strict=True))
+    except FileNotFoundError:  # said when it is read
+        return target, lexical
+    except ValueError:
+        resolved = None
+        error: OSError = OSError(errno.EINVAL, "the name holds a NUL character", str(target))
+    except OSError as exc:
+        resolved, error = None, exc
+    if resolved is None:
+        message, suggestion = cannot_read(display_path(target), error)
+        reporter.error("E040", message, decl.span, suggestion=suggestion)
+        return None
+    if not _inside(resolved, root):
         reporter.error("E040", f'include "{raw}" follows a symlink out of the rulebook root ({_folder(root)})',
                        decl.span)
         return None
-    return target
+    return target, resolved
 
 
 def _folder(path: Path) -> str:
