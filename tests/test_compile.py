@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from decimal import Decimal
 
@@ -166,17 +167,18 @@ def test_a_cached_compile_is_the_compile_and_an_edited_include_is_read_again(tmp
 
 
 def test_a_cached_ir_that_cannot_be_read_is_compiled_again(tmp_path, monkeypatch, at_root):
-    import pickle
-
+    from lhrule.engine import cache
     from lhrule.engine.compile import compile_rulebook
 
     monkeypatch.setenv("LHRULE_CACHE_DIR", str(tmp_path / "cache"))
     path = Path("rulebooks/tejia/response-3min.rule")
     first = compile_rulebook(path)
     [entry] = [f for f in (tmp_path / "cache" / "compiled").rglob("*") if f.is_file()]
-    saved = pickle.loads(entry.read_bytes())
-    assert pickle.loads(saved["ir"]) == first.rulebook  # the IR is kept apart from the diagnostics
-    entry.write_bytes(pickle.dumps({**saved, "ir": saved["ir"][:-40]}))  # damaged
+    head, meta, ir = entry.read_bytes().split(b"\n")
+    assert cache._ir_reader(ir)() == first.rulebook  # the IR is kept apart from the diagnostics
+    body = meta + b"\n" + ir[:-40]  # damaged, under a checksum that matches
+    header = {**json.loads(head), "sha256": cache.digest(body)}
+    entry.write_bytes(json.dumps(header).encode() + b"\n" + body)
     again = compile_rulebook(path)
     assert again.ok and again.diagnostics == first.diagnostics  # read without the IR
     assert again.rulebook == first.rulebook

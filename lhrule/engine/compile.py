@@ -52,29 +52,26 @@ CITED = {"param", "dimension", "indicator", "exclusion", "bands", "score", "grad
 
 class Compiled:
     """A compile's result: the IR (None when there are errors), every diagnostic, and the text
-    of every file read. Found in the cache, the IR is unpickled when first asked for, so
+    of every file read. Found in the cache, the IR is read when first asked for, so
     `lhrule check`, which reads only the diagnostics, does not pay for it."""
 
     def __init__(self, rulebook: ir.Rulebook | None, diagnostics: list[Diagnostic], sources: dict[str, str],
-                 pickled: bytes | None = None, again: Callable[[], Compiled] | None = None):
-        self._rulebook, self._pickled, self._again = rulebook, pickled, again
+                 cached: Callable[[], ir.Rulebook | None] | None = None, again: Callable[[], Compiled] | None = None):
+        self._rulebook, self._cached, self._again = rulebook, cached, again
         self.diagnostics, self.sources = diagnostics, sources
 
     @property
     def rulebook(self) -> ir.Rulebook | None:
-        if self._pickled is not None:
-            import pickle
-
-            try:
-                self._rulebook = pickle.loads(self._pickled)
-            except Exception:  # noqa: BLE001 - a damaged entry: compiled afresh, as on a miss
+        if self._cached is not None:
+            self._rulebook = self._cached()
+            if self._rulebook is None:  # a damaged entry: compiled afresh, as on a miss
                 self._rulebook = self._again().rulebook
-            self._pickled = None
+            self._cached = None
         return self._rulebook
 
     @property
     def ok(self) -> bool:
-        return self._pickled is not None or self._rulebook is not None
+        return self._cached is not None or self._rulebook is not None
 
 
 def compile_rulebook(path: Path, root: Path | None = None) -> Compiled:
@@ -84,7 +81,7 @@ def compile_rulebook(path: Path, root: Path | None = None) -> Compiled:
 
     found = cache.lookup(path, root)
     if found is not None:
-        return Compiled(None, found["diagnostics"], found["sources"], pickled=found["ir"],
+        return Compiled(None, found["diagnostics"], found["sources"], cached=found["ir"],
                         again=lambda: _compile(path, root))
     return _compile(path, root)
 
