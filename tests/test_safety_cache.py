@@ -263,8 +263,8 @@ def test_an_include_of_a_name_too_long(tmp_path, here):
 
 
 def test_an_include_of_a_name_holding_a_nul(tmp_path, here):
-    assert _e040(_rules(tmp_path, "a\0b.rule")) == "the file name 'a\\x00b.rule' holds a NUL character, which no file " \
-                                                  "name can"
+    message = _e040(_rules(tmp_path, "a\0b.rule"))
+    assert message == "the file name 'a\\x00b.rule' holds a NUL character, which no file name can"
 
 
 def test_an_include_of_a_folder(tmp_path, here):

@@ -72,7 +72,7 @@ def _private(base: str) -> bool:
         st = os.stat(base)
     except FileNotFoundError:
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(base)), exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.abspath(base)), mode=0o700, exist_ok=True)  # as XDG asks
             _mkdir_private(base)
             st = os.stat(base)
         except OSError:
