@@ -155,7 +155,7 @@ def test_a_zone_name_or_abbreviation_is_not_an_offset(tmp_path, value):
         _indicators(rb, data, "2024-06-30")
     assert str(caught.value).splitlines()[1] == (
         "  consultations.asked_at: 1 row written with a zone name or other text after the time, which is not an "
-        "offset (CST is Chicago's to one engine and China's to another): write the offset, like "
+        "offset (CST is China's +08:00 in a Chinese export, Chicago's to DuckDB and Spark): write the offset, like "
         f"2024-06-29 10:00:00+08:00: consultations.csv row 1 ({value!r})")
 
 
@@ -268,7 +268,7 @@ def test_a_uri_dataset_refuses_the_same_times_on_spark(tmp_path):
     lines = [line.split(": consultations.csv")[0] for line in str(caught.value).splitlines()[1:-1]]
     assert lines == [
         "  consultations.asked_at: 1 row written with a zone name or other text after the time, which is not an "
-        "offset (CST is Chicago's to one engine and China's to another): write the offset, like "
+        "offset (CST is China's +08:00 in a Chinese export, Chicago's to DuckDB and Spark): write the offset, like "
         "2024-06-29 10:00:00+08:00",
         "  consultations.asked_at: 1 row not a time in America/New_York: its clocks skipped it, going forward "
         "(write the time it was, with its offset)",

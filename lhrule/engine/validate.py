@@ -60,12 +60,13 @@ class Validation:
 
 
 # A timestamp as text: a date, a time, and an offset or Z. Anything else after the time (a zone
-# name, an abbreviation: DuckDB reads `CST` as Chicago's, Spark may read it otherwise, and in
-# China it means +08:00) is refused rather than guessed.
+# name, an abbreviation: DuckDB and Spark read `CST` as Chicago's time, a Chinese export means
+# +08:00) is refused rather than guessed.
 TIME_TEXT = r"\s*-?\d+-\d{1,2}-\d{1,2}([Tt ]\d{1,2}:\d{2}(:\d{2}(\.\d*)?)?)?([Zz]|[+-]\d{2}(:?\d{2}){0,2})?\s*"
 WITH_OFFSET = r".*\d:\d{2}(:\d{2}(\.\d*)?)?([Zz]|[+-]\d{2}(:?\d{2}){0,2})\s*"
-ZONE_NAMED = ("written with a zone name or other text after the time, which is not an offset (CST is Chicago's "
-              "to one engine and China's to another): write the offset, like 2024-06-29 10:00:00+08:00")
+ZONE_NAMED = ("written with a zone name or other text after the time, which is not an offset (CST is China's "
+              "+08:00 in a Chinese export, Chicago's to DuckDB and Spark): write the offset, like "
+              "2024-06-29 10:00:00+08:00")
 
 
 SKIPPED = "not a time in {zone}: its clocks skipped it, going forward (write the time it was, with its offset)"
