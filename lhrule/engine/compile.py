@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from typing import TYPE_CHECKING, Callable
 
@@ -185,12 +184,13 @@ def _header(files: list[ast.File], decls: list[ast.Decl], rep: Reporter) -> dict
         if s.kind == "version":
             header["version"] = s.f["text"]
         elif s.kind == "timezone":
-            try:
-                ZoneInfo(s.f["text"])
+            from lhrule.engine.zones import zone_problem
+
+            problem = zone_problem(s.f["text"])
+            if problem is None:
                 header["timezone"] = s.f["text"]
-            except (ZoneInfoNotFoundError, ValueError):
-                rep.error("E060", f'unknown time zone "{s.f["text"]}"', s.span,
-                          suggestion='use an IANA zone name such as "Asia/Shanghai"')
+            else:  # read one way here and another by the engine, or by the next machine
+                rep.error("E060", problem, s.span, suggestion='use an IANA zone name such as "Asia/Shanghai"')
         elif s.kind == "effective":
             header["effective"] = effective_range(s, rep)
         elif s.kind == "cite":

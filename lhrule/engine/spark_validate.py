@@ -9,8 +9,11 @@ and the value, not the row. Bad rows stop the run; quarantine is DuckDB's.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from lhrule.engine import ir
-from lhrule.engine.validate import SAMPLES, YEARS, Problem, Validation
+from lhrule.engine.validate import (REPEATED, SAMPLES, SKIPPED, TIME_TEXT, WITH_OFFSET, YEARS, ZONE_NAMED, Problem,
+                                    Validation)
 
 PARSED = {"timestamp": "TIMESTAMP_LTZ", "date": "DATE", "number": "DECIMAL(38,6)", "duration": "BIGINT",
           "bool": "BOOLEAN"}
@@ -18,6 +21,35 @@ PARSED = {"timestamp": "TIMESTAMP_LTZ", "date": "DATE", "number": "DECIMAL(38,6)
 
 def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
+
+
+def _time_checks(raw: str, text: bool, kind: str, zone: str) -> list[tuple[str, str, str]]:
+    """The checks of `validate._checks` on a timestamp's zone, for Spark. The session's zone is
+    the rulebook's, so a cast between TIMESTAMP_NTZ and TIMESTAMP (an instant) is a reading in
+    it; Java reads a local time the clocks repeat as the earlier instant, and one they skipped
+    as a later time."""
+    from lhrule.engine.zones import fixed_since
+
+    since = fixed_since(zone)
+    before = "TRUE" if since is None else f"{{local}} < TIMESTAMP_NTZ {_lit(since.isoformat(sep=' '))}"
+    checks = []
+    offset = f"({raw} RLIKE {_lit('^' + WITH_OFFSET + '$')})"
+    if text:
+        checks.append(("", ZONE_NAMED, f"(try_cast({raw} AS TIMESTAMP_LTZ) IS NOT NULL AND NOT ({raw} RLIKE "
+                                       f"{_lit('^' + TIME_TEXT + '$')}))"))
+    if since == dt.datetime.min:
+        return checks
+    if text or kind == "timestamp_ntz":
+        naive = f"try_cast({raw} AS TIMESTAMP_NTZ)" if text else raw
+        moved = f"(CAST(CAST({naive} AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ) <> {naive})"
+        cond = f"(CASE WHEN {before.format(local=naive)} THEN {moved} ELSE FALSE END)"
+        checks.append(("", SKIPPED.format(zone=zone), f"(NOT {offset} AND {cond})" if text else cond))
+    if text or kind == "timestamp":
+        instant = f"try_cast({raw} AS TIMESTAMP_LTZ)" if text else raw
+        local = f"CAST({instant} AS TIMESTAMP_NTZ)"
+        again = f"(CASE WHEN {before.format(local=local)} THEN CAST({local} AS TIMESTAMP_LTZ) < {instant} ELSE FALSE END)"
+        checks.append(("", REPEATED.format(zone=zone), f"({offset} AND {again})" if text else again))
+    return checks
 
 
 def _lit(text: str) -> str:
@@ -32,7 +64,8 @@ def validate(spark, rb: ir.Rulebook, files: dict[str, list[str]]) -> Validation:
     return result
 
 
-def _checks(table: ir.Table, source: dict[str, str], files: dict[str, list[str]]) -> list[tuple[str, str, str]]:
+def _checks(table: ir.Table, source: dict[str, str], files: dict[str, list[str]],
+            zone: str = "UTC") -> list[tuple[str, str, str]]:
     """(column, what, condition on the raw row `r`) for every row-level check."""
     checks = []
     for c in table.columns:
@@ -53,6 +86,8 @@ def _checks(table: ir.Table, source: dict[str, str], files: dict[str, list[str]]
         elif c.type.name == "number" and kind in ("double", "float"):
             checks.append((c.name, "not a finite number",
                            f"(isnan({raw}) OR {raw} IN (double('Infinity'), double('-Infinity')))"))
+        if c.type.name == "timestamp":
+            checks += [(c.name, what, cond) for _, what, cond in _time_checks(raw, text, kind, zone)]
         if c.type.name in ("timestamp", "date"):
             checks.append((c.name, f"outside the years {YEARS[0]} to {YEARS[1]}",
                            f"(year({parsed}) NOT BETWEEN {YEARS[0]} AND {YEARS[1]})"))
@@ -70,7 +105,7 @@ def _checks(table: ir.Table, source: dict[str, str], files: dict[str, list[str]]
 def _check_table(spark, rb: ir.Rulebook, table: ir.Table, files: dict[str, list[str]], result: Validation) -> None:
     raw = f"raw_{table.name}"
     source = {f.name: f.dataType.simpleString() for f in spark.table(raw).schema.fields}
-    checks = _checks(table, source, files)
+    checks = _checks(table, source, files, rb.timezone)
     joins = []
     for c in table.columns:
         if c.target and c.target in files and c.name in source:

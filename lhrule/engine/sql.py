@@ -4,7 +4,10 @@ Rule literals become typed SQL literals (sqlglot quotes strings), identifiers co
 the declared schema. Values keep exact representations that every engine shares:
 
 - a duration is a whole number of microseconds (BIGINT), so `first_reply_at - asked_at <= 3m`
-  compares integers;
+  compares integers. It is elapsed time: the difference of two timestamps, and a timestamp
+  moved by a duration, go through the instants the local times name (`elapsed`,
+  `plus_elapsed`), so a reply across a daylight-saving change is not an hour off. A date's
+  arithmetic is in calendar days, and windows and times of day are local;
 - a time of day is microseconds since local midnight, so no engine needs a TIME type;
 - a timestamp is a naive local timestamp in the rulebook's zone (normalised at load);
 - a condition that meets a NULL is false (`COALESCE(cond, FALSE)` where a flag is made).
@@ -153,14 +156,18 @@ class Compiler:
                 right = cast(right, "TIMESTAMP") if rt == "date" else right
             klass = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[e.op]
             return klass(this=left, expression=right)
+        zone = self.ctx.rulebook.timezone
         if lt in ("timestamp", "date") and rt in ("timestamp", "date") and e.op == "-":
-            return micros_between(cast(right, "TIMESTAMP"), cast(left, "TIMESTAMP"))
-        if lt in ("timestamp", "date") and rt == "duration":
-            moved = plus_micros(cast(left, "TIMESTAMP") if lt == "date" else left,
-                                right if e.op == "+" else exp.Neg(this=exp.paren(right)))
-            return cast(moved, "DATE") if lt == "date" else moved
+            start, end = cast(right, "TIMESTAMP"), cast(left, "TIMESTAMP")
+            # two dates are whole calendar days apart; a date beside a timestamp is its local midnight
+            return micros_between(start, end) if lt == rt == "date" else elapsed(zone, start, end)
+        if lt == "date" and rt == "duration":
+            moved = plus_micros(cast(left, "TIMESTAMP"), right if e.op == "+" else exp.Neg(this=exp.paren(right)))
+            return cast(moved, "DATE")
+        if lt == "timestamp" and rt == "duration":
+            return plus_elapsed(zone, left, right if e.op == "+" else exp.Neg(this=exp.paren(right)))
         if lt == "duration" and rt == "timestamp" and e.op == "+":
-            return plus_micros(right, left)
+            return plus_elapsed(zone, right, left)
         if e.op == "/":
             if lt == "duration" and rt == "number":
                 return exp.IntDiv(this=left, expression=right)
@@ -324,3 +331,60 @@ def plus_micros(ts: exp.Expression, micros: exp.Expression) -> exp.Expression:
     """A timestamp moved by a number of microseconds (TIMESTAMPADD: Spark's DATE_ADD takes
     whole days)."""
     return exp.TimestampAdd(this=ts, expression=micros, unit=exp.var("MICROSECOND"))
+
+
+def _convert(ts: exp.Expression, source: str, target: str) -> exp.Expression:
+    """A naive timestamp read in zone `source`, as naive time in zone `target`."""
+    return exp.ConvertTimezone(source_tz=lit(source), target_tz=lit(target), timestamp=ts)
+
+
+def instant(zone: str, local: exp.Expression) -> exp.Expression:
+    """The instant a naive local time in `zone` names, as a naive UTC timestamp. A local time
+    the clocks passed twice (the hour repeated when they go back) names the earlier instant,
+    as Python's fold=0 and PostgreSQL read it, on every engine: DuckDB (ICU) reads it as the
+    later, Spark (Java) as the earlier, so the earlier candidate, `local` less the offset in
+    force a day before, is taken where it names `local` too. (Local times the clocks skipped
+    are bad rows at load.)"""
+    read = _convert(local.copy(), zone, "UTC")
+    day_before = plus_micros(read.copy(), lit(-DAY_MICROS))
+    offset_before = micros_between(day_before, _convert(day_before.copy(), "UTC", zone))
+    earlier = plus_micros(local.copy(), exp.Neg(this=exp.paren(offset_before)))
+    is_earlier = exp.and_(exp.LT(this=earlier, expression=read.copy()),
+                          exp.EQ(this=_convert(earlier.copy(), "UTC", zone), expression=local.copy()))
+    return exp.Case(ifs=[exp.If(this=is_earlier, true=earlier.copy())], default=read)
+
+
+def _fixed_after(zone: str, *local: exp.Expression) -> exp.Expression | None | bool:
+    """True when naive local arithmetic is elapsed time for every value of the zone; None when
+    it never is (daylight saving); else the condition that it is for these values."""
+    from lhrule.engine.zones import fixed_since
+
+    since = fixed_since(zone)
+    if since is None:
+        return None
+    if since == dt.datetime.min:
+        return True
+    bound = cast(lit(since.isoformat(sep=" ")), "TIMESTAMP")
+    return exp.and_(*(exp.GTE(this=t.copy(), expression=bound.copy()) for t in local))
+
+
+def elapsed(zone: str, start: exp.Expression, end: exp.Expression) -> exp.Expression:
+    """The microseconds elapsed from `start` to `end`, naive local times in `zone`. Where the
+    zone's offset no longer changes (Asia/Shanghai since 1991), their naive difference is."""
+    naive = micros_between(start, end)
+    fixed = _fixed_after(zone, start, end)
+    if fixed is True:
+        return naive
+    exact = micros_between(instant(zone, start), instant(zone, end))
+    return exact if fixed is None else exp.Case(ifs=[exp.If(this=fixed, true=naive)], default=exact)
+
+
+def plus_elapsed(zone: str, ts: exp.Expression, micros: exp.Expression) -> exp.Expression:
+    """The local time in `zone` a number of microseconds after (or before) `ts`, in elapsed
+    time: 01:30 and one hour, on the night the clocks go forward at 02:00, is 03:30."""
+    naive = plus_micros(ts, micros)
+    fixed = _fixed_after(zone, ts, naive)
+    if fixed is True:
+        return naive
+    exact = _convert(plus_micros(instant(zone, ts), micros.copy()), "UTC", zone)
+    return exact if fixed is None else exp.Case(ifs=[exp.If(this=fixed, true=naive)], default=exact)

@@ -11,6 +11,7 @@ the bad rows are written aside with their reasons and left out of the views scor
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,59 @@ class Validation:
         return DatasetError(f"the dataset {data} has bad rows{under}:\n{report}\n{what_to_do}")
 
 
+# A timestamp as text: a date, a time, and an offset or Z. Anything else after the time (a zone
+# name, an abbreviation: DuckDB and Spark read `CST` as Chicago's time, a Chinese export means
+# +08:00) is refused rather than guessed.
+TIME_TEXT = r"\s*-?\d+-\d{1,2}-\d{1,2}([Tt ]\d{1,2}:\d{2}(:\d{2}(\.\d*)?)?)?([Zz]|[+-]\d{2}(:?\d{2}){0,2})?\s*"
+WITH_OFFSET = r".*\d:\d{2}(:\d{2}(\.\d*)?)?([Zz]|[+-]\d{2}(:?\d{2}){0,2})\s*"
+ZONE_NAMED = ("written with a zone name or other text after the time, which is not an offset (CST is China's "
+              "+08:00 in a Chinese export, Chicago's to DuckDB and Spark): write the offset, like "
+              "2024-06-29 10:00:00+08:00")
+
+
+SKIPPED = "not a time in {zone}: its clocks skipped it, going forward (write the time it was, with its offset)"
+REPEATED = ("in the hour {zone}'s clocks repeat when they go back, the second time round: lhrule keeps "
+            "local times, which cannot tell it from the first; leave such rows out with --on-bad-rows quarantine")
+
+
+def second_pass(zone: str, instant_sql: str) -> str | None:
+    """The SQL condition that the instant (a TIMESTAMPTZ) falls in the second pass of an hour
+    the zone's clocks repeat: its local time names an earlier instant too, which is the one a
+    local time is read as (`sql.instant`). None when the zone repeated no hour since 1970."""
+    import sqlglot
+
+    from lhrule.engine.sql import instant
+    from lhrule.engine.zones import fixed_since
+
+    since = fixed_since(zone)
+    if since == dt.datetime.min:
+        return None
+    z = _lit(zone)
+    local, utc = f"timezone({z}, {instant_sql})", f"timezone('UTC', {instant_sql})"
+    first = instant(zone, sqlglot.parse_one(local, dialect="duckdb")).sql(dialect="duckdb")
+    again = f"({first} < {utc})"
+    if since is None:
+        return again
+    return f"(CASE WHEN {local} < TIMESTAMP {_lit(since.isoformat(sep=' '))} THEN {again} ELSE FALSE END)"
+
+
+def skipped_time(zone: str, local: str) -> str | None:
+    """The SQL condition that the naive local time `local` is one the clocks of `zone`
+    skipped (02:30 on the night they go forward at 02:00), which DuckDB would silently read
+    as 03:30; None when the zone skipped none since 1970. Read to an instant and back, such
+    a time comes back another. Where the offset stays fixed, only earlier times are read."""
+    from lhrule.engine.zones import fixed_since
+
+    since = fixed_since(zone)
+    if since == dt.datetime.min:
+        return None
+    z = _lit(zone)
+    moved = f"(timezone({z}, timezone({z}, {local})) <> {local})"
+    if since is None:
+        return moved
+    return f"(CASE WHEN {local} < TIMESTAMP {_lit(since.isoformat(sep=' '))} THEN {moved} ELSE FALSE END)"
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -92,6 +146,20 @@ def _checks(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, source_types: 
         if c.type.name == "timestamp" and text:
             bad = f"(NOT {empty} AND TRY_CAST({raw} AS TIMESTAMPTZ) IS NULL)"
             checks.append((c.name, "not a timestamp (YYYY-MM-DD HH:MM[:SS][+08:00])", bad, raw))
+            named = f"(TRY_CAST({raw} AS TIMESTAMPTZ) IS NOT NULL AND NOT regexp_full_match({raw}, {_lit(TIME_TEXT)}))"
+            checks.append((c.name, ZONE_NAMED, named, raw))
+            local = f"TRY_CAST({raw} AS TIMESTAMP)"
+            skipped = skipped_time(rb.timezone, local)
+            if skipped:
+                checks.append((c.name, SKIPPED.format(zone=rb.timezone), f"(NOT "
+                               f"regexp_full_match({raw}, {_lit(WITH_OFFSET)}) AND {skipped})", raw))
+        elif c.type.name == "timestamp" and source_types[c.name] == "TIMESTAMP" and skipped_time(rb.timezone, raw):
+            checks.append((c.name, SKIPPED.format(zone=rb.timezone), skipped_time(rb.timezone, raw), raw))
+        if c.type.name == "timestamp" and (text or "TIME ZONE" in source_types[c.name]):
+            again = second_pass(rb.timezone, f"TRY_CAST({raw} AS TIMESTAMPTZ)")
+            if again:  # a local time without an offset is the first pass's, by definition
+                again = f"(regexp_full_match({raw}, {_lit(WITH_OFFSET)}) AND {again})" if text else again
+                checks.append((c.name, REPEATED.format(zone=rb.timezone), again, raw))
         elif target != "VARCHAR" and source_types[c.name] != target:
             bad = f"(NOT {empty} AND TRY_CAST({raw} AS {target}) IS NULL)"
             if c.type.name == "number" and source_types[c.name] in ("DOUBLE", "FLOAT"):
