@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import app, compile_or_exit, usage_error, writable
+from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
 from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, _guarded,
                                 bad_rows_choice, data_location, engine_choice, said_quarantined, spinner)
 
@@ -34,6 +34,7 @@ def explain(
     quarantine: QuarantineOption = None,
     engine: EngineOption = "duckdb",
     spark_master: MasterOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Show why a shop has its grade: score, weights, indicators, bands and the events behind them."""
     engine_choice(engine, spark_master)
@@ -43,7 +44,7 @@ def explain(
         raise usage_error(f"--format must be text or json, not {format!r}")
     if events != "all" and not events.isdigit():
         raise usage_error(f"--events takes a number or all, not {events!r}")
-    writable(html_out, "--html")
+    writable(html_out, "--html", "explain.html", force, place)
     day = _date(as_of, "--as-of")
     rb = compile_or_exit(rulebook)
     from lhrule.engine.explain import Explainer
@@ -65,7 +66,11 @@ def explain(
         typer.echo(f"lhrule: no shop {shop!r} in {data}", err=True)
         raise typer.Exit(1)
     if html_out is not None:
-        html_out.write_text(to_html(tree), encoding="utf-8")
+        from lhrule.engine.safe_write import write_text
+
+        page = to_html(tree)
+        written(lambda: write_text(html_out, page, "explain.html", force, place if isinstance(place, Path) else None,
+                                   "--html"))
         typer.echo(f"wrote {html_out}", err=True)
     if format == "json":
         typer.echo(json.dumps(tree.to_json(), ensure_ascii=False, indent=2))
@@ -167,7 +172,10 @@ def to_html(root) -> str:
     css = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}details{margin-left:1.2em}"
            ".leaf{margin-left:2.4em}.k{color:#777;font-size:.85em}.v{color:#b00}.d{color:#444;margin-left:1.2em}"
            ".r{color:#35a;font-size:.85em;margin-left:1.2em}.c{color:#272;font-size:.85em;margin-left:1.2em}")
-    head = (f"<title>lhrule explain {html.escape(root.name)}</title><meta charset='utf-8'><style>{css}</style>")
+    from lhrule.engine.safe_write import html_generator
+
+    head = (f"{html_generator('explain.html')}<title>lhrule explain {html.escape(root.name)}</title>"
+            f"<meta charset='utf-8'><style>{css}</style>")
     title = (f"<h1>shop {html.escape(root.name)} ({html.escape(str(root.data.get('category')))}) "
              f"as of {html.escape(root.data.get('as_of', ''))}</h1>")
     return "<!doctype html><html><head>" + head + "</head><body>" + title + \

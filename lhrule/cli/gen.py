@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from lhrule.cli.main import app, usage_error
+from lhrule.cli.main import app, usage_error, written
 
 
 ESTIMATE_SHOPS = 1000
@@ -41,8 +41,9 @@ def gen(
         with Progress(*columns, console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()) \
                 as progress:
             task = progress.add_task("gen", total=shops)
-            counts = generate(out, shops=shops, days=days, seed=seed, fmt=format, start=first,
-                              progress=lambda done, total: progress.update(task, completed=done, total=total))
+            counts = written(lambda: generate(
+                out, shops=shops, days=days, seed=seed, fmt=format, start=first,
+                progress=lambda done, total: progress.update(task, completed=done, total=total)))
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     events = sum(n for table, n in counts.items() if table != "shops")

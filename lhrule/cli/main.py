@@ -31,8 +31,13 @@ def usage_error(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def writable(path: Path | None, flag: str) -> None:
-    """Refuse, before any work, an output file that cannot be written."""
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an output file even when lhrule did not "
+                                                          "write it.")]
+
+
+def writable(path: Path | None, flag: str, kind: str | None = None, force: bool = False, data=None) -> None:
+    """Refuse, before any work, an output file that cannot be written, that would replace a
+    file lhrule did not make (without --force), or a table of the dataset `data` being read."""
     if path is None:
         return
     folder = path.parent if str(path.parent) else Path(".")
@@ -42,6 +47,26 @@ def writable(path: Path | None, flag: str) -> None:
         raise usage_error(f"{flag} {path} is a folder: name a file")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise usage_error(f"{flag} {path}: cannot write there (permission denied)")
+    from lhrule.engine.safe_write import Refused, refuse_to_replace
+
+    try:
+        refuse_to_replace(path, kind, force, data if isinstance(data, Path) else None, flag)
+    except Refused as exc:
+        raise usage_error(str(exc)) from None
+
+
+def written(work):
+    """Run `work`, which writes files: a file refused is exit 2, a write the disk refused (full,
+    read-only) exit 1, each with its message, never a traceback."""
+    from lhrule.engine.safe_write import Refused, WriteFailed
+
+    try:
+        return work()
+    except Refused as exc:
+        raise usage_error(str(exc)) from None
+    except WriteFailed as exc:
+        typer.echo(f"lhrule: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def rule_files(paths: list[Path]) -> list[Path]:
@@ -180,11 +205,18 @@ def fmt(
             if check_only:
                 typer.echo(f"would reformat {name}")
             else:
-                f.write_text(text, encoding="utf-8")
+                from lhrule.engine.safe_write import WriteFailed, write_text
+
+                try:  # aside and renamed, with the file's mode: a full disk leaves the rulebook whole
+                    write_text(f, text)
+                except WriteFailed as exc:
+                    typer.echo(f"{name}: {exc}", err=True)
+                    changed.pop()
+                    broken += 1
+                    continue
                 typer.echo(f"reformatted {name}")
     if broken:
-        typer.echo(f"{broken} file{'s' if broken != 1 else ''} could not be formatted: fix the syntax errors above",
-                   err=True)
+        typer.echo(f"{broken} file{'s' if broken != 1 else ''} could not be formatted: see above", err=True)
     done = "would be reformatted" if check_only else "reformatted"
     typer.echo(f"{len(changed)} of {len(files)} file{'s' if len(files) != 1 else ''} {done}", err=True)
     raise typer.Exit(1 if broken or (check_only and changed) else 0)
@@ -193,7 +225,15 @@ def fmt(
 from lhrule.cli import diff, explain, gen, scoring  # noqa: E402,F401  (register the other commands)
 
 
+def _terminated(signum, frame) -> None:
+    # SIGTERM as an exception, so that the files being written aside are removed on the way out
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m lhrule`
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     app()
 
 

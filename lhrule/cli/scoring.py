@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
+import itertools
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import app, compile_or_exit, usage_error, writable
+from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
 
 EXAMPLE_DATA = Path("examples/data")
 DEMO_RULEBOOK = Path("rulebooks/tejia/response-3min.rule")
@@ -77,6 +77,7 @@ def score(
     quarantine: QuarantineOption = None,
     engine: EngineOption = "duckdb",
     spark_master: MasterOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Score every shop of a dataset for a date, or for every day of a range."""
     engine_choice(engine, spark_master)
@@ -88,7 +89,7 @@ def score(
         raise usage_error("--format parquet needs --out FILE")
     if format == "table" and out is not None:
         raise usage_error("--out writes json, csv or parquet: add --format")
-    writable(out, "--out")
+    writable(out, "--out", f"score.{format}", force, place)
     day, first, last = _date(as_of, "--as-of"), _date(start, "--from"), _date(end, "--to")
     if day is None and first is None and last is None:
         raise usage_error("say which day to score: --as-of DATE, or --from DATE --to DATE")
@@ -101,12 +102,15 @@ def score(
     stream = format == "json" and day is None
     run = _run(rb, place, day, first, last, shop, on_bad_rows, quarantine, engine, spark_master, stream)
     said_quarantined(run.stamp, run.validation, quarantine)
+    target = Output(out, f"score.{format}", force, place)
     if stream:  # the spinner only beside a file: on a terminal it would cut into the JSON
         with spinner(f"scoring {data} with {rb.path.name} …") if out else contextlib.nullcontext():
-            _guarded(lambda: _emit(run.json_chunks(), out), place)
+            _guarded(lambda: _emit(run.json_chunks(), target), place)
     else:
-        _write(run, format, out)
-    if not run.counted:
+        _write(run, format, target)
+    if not run.rows:
+        typer.echo(f"lhrule: warning: no shops in {data}: the results have no rows", err=True)
+    elif not run.counted:
         said_nothing_counted(rb, run.days, data)
 
 
@@ -194,7 +198,26 @@ def _guarded(work, data: Path | str):
         raise typer.Exit(1) from None
 
 
-def _write(run, format: str, out: Path | None) -> None:
+class Output:
+    """Where a result goes: stdout (path None), or a file written aside and renamed
+    (`safe_write`), refused when it would replace a file lhrule did not write as `kind`."""
+
+    def __init__(self, path: Path | None, kind: str, force: bool = False, data=None) -> None:
+        self.path, self.kind, self.force = path, kind, force
+        self.data = data if isinstance(data, Path) else None
+
+    def aside(self):
+        from lhrule.engine.safe_write import aside
+
+        return aside(self.path, self.kind, self.force, self.data)
+
+    def text(self, chunks) -> None:
+        from lhrule.engine.safe_write import write_text
+
+        written(lambda: write_text(self.path, chunks, self.kind, self.force, self.data))
+
+
+def _write(run, format: str, out: Output) -> None:
     if format == "json":
         from lhrule.engine.report import json_text
 
@@ -207,41 +230,38 @@ def _write(run, format: str, out: Path | None) -> None:
 
         buf = io.BytesIO()
         pcsv.write_csv(run.to_arrow(), buf)
-        _emit([buf.getvalue().decode("utf-8")], out)
+        _emit([buf.getvalue().decode("utf-8")], out, newline=False)  # the CSV's last line ends it
     elif format == "parquet":
         import pyarrow.parquet as pq
 
+        from lhrule.engine.safe_write import PARQUET_KEY
+
         table = run.to_arrow()
-        table = table.replace_schema_metadata({k: str(v) for k, v in run.stamp.items()})
-        pq.write_table(table, out)
-        typer.echo(f"wrote {len(table)} rows to {out}", err=True)
+        table = table.replace_schema_metadata({**{k: str(v) for k, v in run.stamp.items()}, PARQUET_KEY: "score"})
+
+        def write():
+            with out.aside() as part:
+                pq.write_table(table, part)
+
+        written(write)
+        typer.echo(f"wrote {len(table)} rows to {out.path}", err=True)
     else:
         from lhrule.cli.render import score_table
 
         score_table(run)
 
 
-def _emit(chunks, out: Path | None) -> None:
-    """Text, given in pieces, to stdout or to `out`, with a newline at its end. A file is
-    written aside and renamed when whole, so a run that fails half way leaves no half file
-    under its name; a device or a pipe (/dev/null, /dev/stdout) is written as it is."""
-    if out is None:
+def _emit(chunks, out: Output, newline: bool = True) -> None:
+    """Text, given in pieces, to stdout or to a file (`Output`), with a newline at its end
+    unless it has one (`newline`)."""
+    if out.path is None:
         for chunk in chunks:
             typer.echo(chunk, nl=False)
-        typer.echo("")
+        if newline:
+            typer.echo("")
         return
-    aside = not out.exists() or out.is_file()
-    target = out.with_name(f".{out.name}.{os.getpid()}.part") if aside else out
-    try:
-        with target.open("w", encoding="utf-8") as f:
-            f.writelines(chunks)
-            f.write("\n")
-        if aside:
-            os.replace(target, out)
-    finally:
-        if aside:
-            target.unlink(missing_ok=True)
-    typer.echo(f"wrote {out}", err=True)
+    out.text(itertools.chain(chunks, ["\n"] if newline else []))
+    typer.echo(f"wrote {out.path}", err=True)
 
 
 @app.command()

@@ -158,3 +158,32 @@ def flat_rows(results: list[ShopResult], rb: ir.Rulebook) -> list[dict]:
             row[f"{name}.points"] = item["points"]
         rows.append(row)
     return rows
+
+
+def flat_schema(rb: ir.Rulebook, days: list[dt.date], rows: list[dict]):
+    """The Arrow schema of `flat_rows`: the columns of every row, in the order they come, and
+    those of the indicators in force on `days` (so that no rows still have their columns)."""
+    import pyarrow as pa
+
+    from lhrule.engine.plan import plan_for
+
+    names = list(dict.fromkeys(k.rpartition(".")[0] for row in rows[:1] for k in row if "." in k))
+    seen = set(names)
+    for row in rows[1:]:
+        if len(row) - 6 != 6 * len(names) or any(f"{n}.value" not in row for n in names):
+            for k in row:
+                n = k.rpartition(".")[0]
+                if "." in k and n not in seen:
+                    seen.add(n)
+                    names.append(n)
+    for day in days:
+        for ind in plan_for(rb, day).indicators:
+            if ind.name not in seen:
+                seen.add(ind.name)
+                names.append(ind.name)
+    fields = [("shop_id", pa.string()), ("as_of", pa.date32()), ("category", pa.string()), ("score", pa.string()),
+              ("grade", pa.string()), ("actions", pa.string())]
+    for n in names:
+        fields += [(f"{n}.value", pa.string()), (f"{n}.numerator", pa.string()), (f"{n}.denominator", pa.int64()),
+                   (f"{n}.assessed", pa.bool_()), (f"{n}.band", pa.string()), (f"{n}.points", pa.string())]
+    return pa.schema(fields)
