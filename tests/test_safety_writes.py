@@ -362,3 +362,87 @@ def test_gen_swaps_in_two_renames_where_it_cannot_in_one(tmp_path, monkeypatch):
     gen.generate(out, shops=4, days=2, seed=2, fmt="jsonl")
     assert sorted(p.name for p in out.iterdir()) == sorted([f"{t}.jsonl" for t in gen.TABLES] + [gen.MARKER])
     assert [p.name for p in tmp_path.iterdir()] == ["synthetic"]
+
+
+# ---------------------------------------------------------------- empty results
+
+
+@pytest.fixture
+def headers_only(tmp_path) -> Path:
+    """The example dataset's tables as CSV files of a header alone."""
+    import pyarrow.csv as pcsv
+
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    for p in EXAMPLE.glob("*.parquet"):
+        pcsv.write_csv(pq.read_table(p).slice(0, 0), folder / f"{p.stem}.csv")
+    return folder
+
+
+HEADER = ('"shop_id","as_of","category","score","grade","actions","response_3min.value","response_3min.numerator",'
+          '"response_3min.denominator","response_3min.assessed","response_3min.band","response_3min.points"\n')
+
+
+def test_an_empty_result_has_its_columns_and_a_warning(headers_only, tmp_path):
+    args = [*SCORE, "--data", str(headers_only)]
+    warning = f"lhrule: warning: no shops in {headers_only}: the results have no rows\n"
+    printed = run(*args, "--format", "csv")
+    assert printed.exit_code == 0 and printed.stdout == HEADER and printed.stderr == warning
+    csv_out, parquet_out = tmp_path / "r.csv", tmp_path / "r.parquet"
+    assert run(*args, "--format", "csv", "--out", str(csv_out)).exit_code == 0
+    assert csv_out.read_text(encoding="utf-8") == HEADER
+    result = run(*args, "--format", "parquet", "--out", str(parquet_out))
+    assert result.exit_code == 0 and warning in result.stderr
+    schema = pq.read_schema(parquet_out)
+    assert schema.names == HEADER.strip().replace('"', "").split(",")
+    assert [schema.field(n).type for n in ("as_of", "response_3min.denominator", "response_3min.assessed",
+                                           "response_3min.value")] == [pa.date32(), pa.int64(), pa.bool_(), pa.string()]
+    for fmt in ("table", "json"):
+        assert warning in run(*args, "--format", fmt).stderr
+    assert warning in run(*SCORE[:2], "--data", str(headers_only), "--from", "2024-06-01", "--to", "2024-06-03",
+                          "--format", "json").stderr
+    demo = run("demo", "--data", str(headers_only), "--rulebook", RULEBOOK)
+    assert demo.exit_code == 1 and f"lhrule: no shops in {headers_only}: nothing to explain" in said(demo)
+
+
+def test_a_diff_of_no_shops_writes_its_columns(headers_only, tmp_path):
+    out = tmp_path / "rows.parquet"
+    result = run("diff", RULEBOOK, RULEBOOK, "--data", str(headers_only), "--as-of", "2024-06-30", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"lhrule: warning: no shops in {headers_only}: nothing to compare" in result.stderr
+    assert pq.read_schema(out).names[:5] == ["shop_id", "category", "old_score", "new_score", "delta"]
+
+
+def test_csv_ends_with_its_last_row_and_no_blank_line(tmp_path):
+    args = [*SCORE, "--data", str(EXAMPLE), "--format", "csv"]
+    printed = run(*args).stdout
+    assert printed.endswith("\n") and not printed.endswith("\n\n")
+    assert len(printed.splitlines()) == 131 and printed.splitlines()[-1]
+    assert run(*args, "--out", str(tmp_path / "r.csv")).exit_code == 0
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8") == printed
+
+
+LATER = """
+indicator human_replies "人工回复率" {
+  effective 2024-06-30 ..
+  over consultations
+  window previous day on asked_at
+  rate where first_reply_kind in {human}
+  higher is better
+}
+"""
+
+
+def test_columns_of_an_indicator_that_comes_into_force_within_a_range_are_kept(tmp_path):
+    # the columns were those of the first row: an indicator in force from the range's second day was dropped
+    shutil.copytree(ROOT / "rulebooks", tmp_path / "rulebooks")
+    (tmp_path / "lhrule.toml").write_text("", encoding="utf-8")  # the rulebook root
+    rule = tmp_path / "rulebooks" / "tejia" / "response-3min.rule"
+    rule.write_text(rule.read_text(encoding="utf-8") + LATER, encoding="utf-8")
+    result = run("score", str(rule), "--data", str(EXAMPLE), "--from", "2024-06-29", "--to", "2024-06-30",
+                 "--format", "csv")
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    assert header.endswith('"human_replies.band","human_replies.points"') and len(rows) == 260
+    late = header.split(",").index('"human_replies.denominator"')
+    assert {r.split(",")[1] for r in rows if r.split(",")[late]} == {"2024-06-30"}

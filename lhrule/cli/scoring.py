@@ -310,6 +310,9 @@ def demo(
 
     typer.echo(f"lhrule demo: {rb.ir.label or rb.ir.name} on {data}, as of {as_of}\n", err=True)
     score_table(run)
+    if not run.results:
+        typer.echo(f"lhrule: no shops in {data}: nothing to explain; run the demo on a dataset with shops", err=True)
+        raise typer.Exit(1)
     worst = min(run.results, key=lambda r: (_sort_key(r), r.shop_id))
     typer.echo(f"\nWhy does shop {worst.shop_id} score lowest? lhrule explain {worst.shop_id} --rulebook {rulebook} "
                f"--data {data} --as-of {as_of}\n")
