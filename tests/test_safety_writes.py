@@ -446,3 +446,112 @@ def test_columns_of_an_indicator_that_comes_into_force_within_a_range_are_kept(t
     assert header.endswith('"human_replies.band","human_replies.points"') and len(rows) == 260
     late = header.split(",").index('"human_replies.denominator"')
     assert {r.split(",")[1] for r in rows if r.split(",")[late]} == {"2024-06-30"}
+
+
+# ---------------------------------------------------------------- data shown, never acted on
+
+HOSTILE = {  # shop id -> main category
+    "[bold]s1": "食品[/]",
+    "s1": "[link=https://evil.example]食品[/link]",
+    "s2[/]": "a\x1b[2Jcleared",
+    "s3\\": "\u202eright-to-left",
+    ":red_heart:": "del\x7fc1\x9bbell\x07",
+}
+SHOWN = {  # what the terminal must show of each, with nothing hidden and no two alike
+    "[bold]s1": "[bold]s1", "s1": "s1", "s2[/]": "s2[/]", "s3\\": "s3\\\\", ":red_heart:": ":red_heart:",
+    "食品[/]": "食品[/]", "[link=https://evil.example]食品[/link]": "[link=https://evil.example]食品[/link]",
+    "a\x1b[2Jcleared": "a\\x1b[2Jcleared", "\u202eright-to-left": "\\u202eright-to-left",
+    "del\x7fc1\x9bbell\x07": "del\\x7fc1\\x9bbell\\x07",
+}
+RAW = ("\x1b", "\x7f", "\x9b", "\x07", "\u202e")
+
+
+@pytest.fixture
+def hostile(tmp_path) -> Path:
+    import csv
+
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    with (folder / "shops.csv").open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["shop_id", "name", "main_category", "platform"])
+        for shop, category in HOSTILE.items():
+            w.writerow([shop, "", category, "tejia"])
+    with (folder / "consultations.csv").open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["consultation_id", "shop_id", "buyer_id", "sub_account", "asked_at", "first_reply_at",
+                    "first_reply_kind", "first_human_reply_at", "blocked_before_reply"])
+        for i, shop in enumerate(HOSTILE):
+            for j in range(3):
+                late = "2024-06-29 10:05:00" if j == i % 3 else "2024-06-29 10:01:00"
+                w.writerow([f"c{i}-{j}", shop, f"b{j}", "A", "2024-06-29 10:00:00", late, "human", "", "false"])
+    return folder
+
+
+def _no_raw_controls(text: str) -> None:
+    for c in RAW:
+        assert c not in text, repr(c)
+
+
+def test_markup_and_control_characters_in_data_are_shown_in_the_score_table(hostile):
+    result = run(*SCORE, "--data", str(hostile))
+    assert result.exit_code == 0, result.output
+    out = said(result)
+    _no_raw_controls(out)
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    cells = [[c.strip() for c in r.strip("│").split("│")] for r in rows]
+    shown = {c[0]: c[1] for c in cells}
+    assert shown == {SHOWN[s]: SHOWN[c] for s, c in HOSTILE.items()}
+
+
+def test_markup_and_control_characters_in_data_are_shown_by_explain(hostile):
+    for shop, category in HOSTILE.items():
+        result = run("explain", shop, "--rulebook", RULEBOOK, "--data", str(hostile), "--as-of", "2024-06-30")
+        assert result.exit_code == 0, result.output
+        out = said(result)
+        _no_raw_controls(out)
+        assert out.splitlines()[0] == f"shop {SHOWN[shop]} ({SHOWN[category]}) as of 2024-06-30"
+        page = run("explain", shop, "--rulebook", RULEBOOK, "--data", str(hostile), "--as-of", "2024-06-30",
+                   "--format", "json")
+        assert json.loads(page.stdout)["name"] == shop  # the JSON holds the value as it is
+        _no_raw_controls(page.stdout)
+    missing = run("explain", "s9\x1b[2J", "--rulebook", RULEBOOK, "--data", str(hostile), "--as-of", "2024-06-30")
+    assert missing.exit_code == 1
+    _no_raw_controls(said(missing))
+    assert "no shop 's9\\x1b[2J'" in missing.output
+
+
+def test_markup_and_control_characters_in_data_stay_out_of_the_json_and_html(hostile, tmp_path):
+    result = run(*SCORE, "--data", str(hostile), "--format", "json")
+    assert result.exit_code == 0
+    _no_raw_controls(result.stdout)
+    shops = json.loads(result.stdout)["shops"]
+    assert {s["shop_id"]: s["category"] for s in shops} == HOSTILE  # the same values, escaped in the JSON text
+    page = tmp_path / "s.html"
+    assert run("explain", "[bold]s1", "--rulebook", RULEBOOK, "--data", str(hostile), "--as-of", "2024-06-30",
+               "--html", str(page)).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert "<h1>shop [bold]s1 (食品[/]) as of 2024-06-30</h1>" in html
+    page = tmp_path / "s2.html"
+    assert run("explain", "s1", "--rulebook", RULEBOOK, "--data", str(hostile), "--as-of", "2024-06-30",
+               "--html", str(page)).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert "<h1>shop s1 ([link=https://evil.example]食品[/link]) as of 2024-06-30</h1>" in html and "<a " not in html
+
+
+def test_markup_and_control_characters_in_a_rulebook_are_shown_by_diff_and_test(hostile, tmp_path):
+    shutil.copytree(ROOT / "rulebooks", tmp_path / "rulebooks")
+    (tmp_path / "lhrule.toml").write_text("", encoding="utf-8")
+    rule = tmp_path / "rulebooks" / "tejia" / "response-3min.rule"
+    text = rule.read_text(encoding="utf-8")
+    new = tmp_path / "rulebooks" / "tejia" / "new.rule"
+    new.write_text(text.replace('"达标"   >= pass_line', '"达标"   >= 60%').replace('"达标"', '"[red]达标\x1b[2J"')
+                   .replace('test "', 'test "[bold]\u202e', 1), encoding="utf-8")
+    result = run("diff", str(rule), str(new), "--data", str(hostile), "--as-of", "2024-06-30", "--fail-on", "none")
+    assert result.exit_code == 0, result.output
+    out = said(result)
+    _no_raw_controls(out)
+    assert "[red]达标\\x1b[2J" in out
+    tested = run("test", str(new))
+    _no_raw_controls(said(tested))
+    assert "[bold]\\u202e" in tested.output

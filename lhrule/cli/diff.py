@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from lhrule.cli.safe_text import say
+
 from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
 from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, _guarded,
                                 bad_rows_choice, data_location, engine_choice, said_quarantined, spinner)
@@ -83,7 +85,7 @@ def diff(
     new_name = f"{old} (rules of {second})" if second else new
     result = run.to_json(old_name, new_name)
     if not run.shops:
-        typer.echo(f"lhrule: warning: no shops in {data}: nothing to compare", err=True)
+        say(f"lhrule: warning: no shops in {data}: nothing to compare", err=True)
     if out is not None:
         written(lambda: _write_rows(run.shops, out, kind, force, place))
     if html_out is not None:
@@ -92,9 +94,11 @@ def diff(
 
         page = to_html(result, run.comparison)
         written(lambda: write_text(html_out, page, "diff.html", force, _folder(place), "--html"))
-        typer.echo(f"wrote {html_out}", err=True)
+        say(f"wrote {html_out}", err=True)
     if format == "json":
-        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        from lhrule.engine.report import json_safe
+
+        typer.echo(json_safe(json.dumps(result, ensure_ascii=False, indent=2)))
     else:
         from lhrule.cli.render import diff_report
 
@@ -160,4 +164,4 @@ def _write_rows(shops, out: Path, kind: str, force: bool, place) -> None:
             import pyarrow.parquet as pq
 
             pq.write_table(table.replace_schema_metadata({PARQUET_KEY: "diff"}), part)
-    typer.echo(f"wrote {len(shops)} shops to {out}", err=True)
+    say(f"wrote {len(shops)} shops to {out}", err=True)

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from lhrule.cli.safe_text import say
+
 from lhrule.cli.main import app, usage_error, written
 
 
@@ -50,6 +52,6 @@ def gen(
     # The model's expectation is within a few percent from a thousand shops; below, a few big
     # shops move the count by more than it would tell (2 shops: 547 events, "about 198").
     expected = f" (about {estimate_events(shops, days, first):,} expected)" if shops >= ESTIMATE_SHOPS else ""
-    typer.echo(f"wrote {events:,} events{expected} for {shops:,} shops to {out}")
+    say(f"wrote {events:,} events{expected} for {shops:,} shops to {out}")
     for table, n in counts.items():
-        typer.echo(f"  {table:<14} {n:>12,}")
+        say(f"  {table:<14} {n:>12,}")

@@ -11,6 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from lhrule.cli.safe_text import say
+
 from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
 
 EXAMPLE_DATA = Path("examples/data")
@@ -109,7 +111,7 @@ def score(
     else:
         _write(run, format, target)
     if not run.rows:
-        typer.echo(f"lhrule: warning: no shops in {data}: the results have no rows", err=True)
+        say(f"lhrule: warning: no shops in {data}: the results have no rows", err=True)
     elif not run.counted:
         said_nothing_counted(rb, run.days, data)
 
@@ -124,10 +126,10 @@ def said_nothing_counted(rb, days: list, data) -> None:
     else:
         when, what = f"from {days[0]} to {days[-1]}", "are those dates"
     if not any(plan_for(rb.ir, d).indicators for d in days):
-        typer.echo(f"lhrule: warning: no indicator of {rb.path} is in force {when}: see their `effective` dates",
+        say(f"lhrule: warning: no indicator of {rb.path} is in force {when}: see their `effective` dates",
                    err=True)
     else:
-        typer.echo(f"lhrule: warning: no indicator of any shop counted an event {when}: {what} within the events "
+        say(f"lhrule: warning: no indicator of any shop counted an event {when}: {what} within the events "
                    f"of {data}?", err=True)
 
 
@@ -142,7 +144,7 @@ def bad_rows_choice(on_bad_rows: str, quarantine: Path | None, out: Path | None 
 
 def said_quarantined(stamp: dict, validation, quarantine: Path) -> None:
     for table, n in (stamp.get("quarantined") or {}).items():
-        typer.echo(f"quarantined {n} of {validation.rows[table]} rows of {table} to {quarantine}/{table}.csv", err=True)
+        say(f"quarantined {n} of {validation.rows[table]} rows of {table} to {quarantine}/{table}.csv", err=True)
 
 
 def _run(rb, data: Path | str, day, first, last, shops, on_bad_rows: str = "stop", quarantine: Path | None = None,
@@ -165,9 +167,12 @@ def spinner(text: str):
     (and Rich is not imported: 0.05 s of every piped or scripted run)."""
     if not sys.stderr.isatty():
         return contextlib.nullcontext()
-    from rich.console import Console
+    from rich.text import Text
 
-    return Console(stderr=True).status(text)
+    from lhrule.cli.render import console
+    from lhrule.cli.safe_text import visible_lines
+
+    return console(stderr=True).status(Text(visible_lines(text)))  # a folder named [bold] is a name
 
 
 def _guarded(work, data: Path | str):
@@ -181,12 +186,12 @@ def _guarded(work, data: Path | str):
     try:
         return work()
     except (DatasetError, NotPortable) as exc:
-        typer.echo(f"lhrule: {exc}", err=True)
+        say(f"lhrule: {exc}", err=True)
         raise typer.Exit(1) from None
     except duckdb.Error as exc:
         from lhrule.engine.dataset import describe_read_error
 
-        typer.echo(f"lhrule: {describe_read_error(str(exc), data)}", err=True)
+        say(f"lhrule: {describe_read_error(str(exc), data)}", err=True)
         raise typer.Exit(1) from None
     except Exception as exc:
         from lhrule.engine.spark import describe_spark_error
@@ -194,7 +199,7 @@ def _guarded(work, data: Path | str):
         said = describe_spark_error(exc)
         if said is None:
             raise
-        typer.echo(f"lhrule: {said}", err=True)
+        say(f"lhrule: {said}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -244,7 +249,7 @@ def _write(run, format: str, out: Output) -> None:
                 pq.write_table(table, part)
 
         written(write)
-        typer.echo(f"wrote {len(table)} rows to {out.path}", err=True)
+        say(f"wrote {len(table)} rows to {out.path}", err=True)
     else:
         from lhrule.cli.render import score_table
 
@@ -255,13 +260,17 @@ def _emit(chunks, out: Output, newline: bool = True) -> None:
     """Text, given in pieces, to stdout or to a file (`Output`), with a newline at its end
     unless it has one (`newline`)."""
     if out.path is None:
+        if sys.stdout.isatty():  # for a person: what the data holds is shown, not acted on
+            from lhrule.cli.safe_text import visible_lines
+
+            chunks = map(visible_lines, chunks)
         for chunk in chunks:
             typer.echo(chunk, nl=False)
         if newline:
             typer.echo("")
         return
     out.text(itertools.chain(chunks, ["\n"] if newline else []))
-    typer.echo(f"wrote {out.path}", err=True)
+    say(f"wrote {out.path}", err=True)
 
 
 @app.command()
@@ -280,18 +289,18 @@ def test(
             where = f"{outcome.test.span.file}:{outcome.test.span.line}"
             if outcome.passed:
                 passed += 1
-                typer.echo(f"PASS {where} {outcome.test.name}")
+                say(f"PASS {where} {outcome.test.name}")
                 continue
             failed += 1
-            typer.echo(f"FAIL {where} {outcome.test.name}")
+            say(f"FAIL {where} {outcome.test.name}")
             for expect, problem in outcome.failures:
                 line = f"{expect.span.file}:{expect.span.line}" if expect else where
-                typer.echo(f"     {line}: {problem}")
+                say(f"     {line}: {problem}")
     if not passed + failed:
         named = files[0] if len(files) == 1 else f"the {len(files)} rulebooks"
-        typer.echo(f"no `test` blocks in {named}: nothing was run")
+        say(f"no `test` blocks in {named}: nothing was run")
         return
-    typer.echo(f"{passed} passed, {failed} failed")
+    say(f"{passed} passed, {failed} failed")
     raise typer.Exit(1 if failed else 0)
 
 
@@ -308,13 +317,13 @@ def demo(
     run = _run(rb, data, _date(as_of, "--as-of"), None, None, None)
     from lhrule.cli.render import score_table
 
-    typer.echo(f"lhrule demo: {rb.ir.label or rb.ir.name} on {data}, as of {as_of}\n", err=True)
+    say(f"lhrule demo: {rb.ir.label or rb.ir.name} on {data}, as of {as_of}\n", err=True)
     score_table(run)
     if not run.results:
-        typer.echo(f"lhrule: no shops in {data}: nothing to explain; run the demo on a dataset with shops", err=True)
+        say(f"lhrule: no shops in {data}: nothing to explain; run the demo on a dataset with shops", err=True)
         raise typer.Exit(1)
     worst = min(run.results, key=lambda r: (_sort_key(r), r.shop_id))
-    typer.echo(f"\nWhy does shop {worst.shop_id} score lowest? lhrule explain {worst.shop_id} --rulebook {rulebook} "
+    say(f"\nWhy does shop {worst.shop_id} score lowest? lhrule explain {worst.shop_id} --rulebook {rulebook} "
                f"--data {data} --as-of {as_of}\n")
     from lhrule.cli.explain import render_tree
     from lhrule.engine.explain import Explainer
