@@ -545,7 +545,8 @@ def test_markup_and_control_characters_in_a_rulebook_are_shown_by_diff_and_test(
     rule = tmp_path / "rulebooks" / "tejia" / "response-3min.rule"
     text = rule.read_text(encoding="utf-8")
     new = tmp_path / "rulebooks" / "tejia" / "new.rule"
-    new.write_text(text.replace('"达标"   >= pass_line', '"达标"   >= 60%').replace('"达标"', '"[red]达标\x1b[2J"')
+    new.write_text(text.replace('"达标"   >= pass_line', '"达标"   >= 60%')
+                   .replace('"达标"', '"[red]达标\x1b[2J"')
                    .replace('test "', 'test "[bold]\u202e', 1), encoding="utf-8")
     result = run("diff", str(rule), str(new), "--data", str(hostile), "--as-of", "2024-06-30", "--fail-on", "none")
     assert result.exit_code == 0, result.output

@@ -10,11 +10,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.safe_text import say
-
 from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
 from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, _guarded,
                                 bad_rows_choice, data_location, engine_choice, said_quarantined, spinner)
+from lhrule.cli.safe_text import say
 
 
 @app.command()
@@ -61,6 +60,8 @@ def diff(
     kind = "diff.csv" if out is not None and out.suffix == ".csv" else "diff.parquet"
     writable(out, "--out", kind, force, place)
     writable(html_out, "--html", "diff.html", force, place)
+    if out is not None and html_out is not None and out.resolve() == html_out.resolve():
+        raise usage_error(f"--out and --html both name {out}: name two files")
     quarantine = bad_rows_choice(on_bad_rows, quarantine, out)
     day = _date(as_of, "--as-of")
     first, second = _date(rules_as_of, "--rules-as-of"), _date(vs_rules_as_of, "--vs-rules-as-of")

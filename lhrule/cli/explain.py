@@ -9,11 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.safe_text import say
-
 from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
 from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, _guarded,
                                 bad_rows_choice, data_location, engine_choice, said_quarantined, spinner)
+from lhrule.cli.safe_text import say
 
 STYLE = {"grade": "bold magenta", "score": "bold cyan", "dimension": "cyan", "indicator": "bold",
          "events": "yellow", "event": "dim", "action": "bold red", "group": "bold"}

@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from lhrule.cli.safe_text import say
-
 from lhrule.cli.main import app, usage_error, written
+from lhrule.cli.safe_text import say
 
 
 ESTIMATE_SHOPS = 1000

@@ -103,7 +103,8 @@ def diff_report(result: dict) -> None:
         return visible("None" if value is None else value)
 
     out = console()
-    out.print(line((v(result["old"]), "bold"), " → ", (v(result["new"]), "bold"), f", scored as of {result['as_of']}"))
+    out.print(line((v(result["old"]), "bold"), " → ", (v(result["new"]), "bold"),
+                   f", scored as of {result['as_of']}"))
     changes = result["rule_changes"]
     out.print(line("\n", ("rule changes", "bold"), f" ({len(changes)})" + ("" if changes else ": none")))
     by_dimension: dict[str, list[dict]] = {}
@@ -128,10 +129,10 @@ def diff_report(result: dict) -> None:
         table = Table(title=title, min_width=len(title))  # the title is not folded over a narrow table
         table.add_column("old \\ new")
         for g in grades:
-            table.add_column(cell(g), justify="right")
+            table.add_column(cell(str(g)), justify="right")
         cells = {(t["old"], t["new"]): t["shops"] for t in s["transitions"]}
         for a in grades:
-            table.add_row(cell(a), *(_cell(cells.get((a, b)), a != b) for b in grades))
+            table.add_row(cell(str(a)), *(_cell(cells.get((a, b)), a != b) for b in grades))
         out.print(table)
     if s["distribution"]:
         table = Table(title="score changes of the shops that moved")

@@ -11,9 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.safe_text import say
-
 from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
+from lhrule.cli.safe_text import say
 
 EXAMPLE_DATA = Path("examples/data")
 DEMO_RULEBOOK = Path("rulebooks/tejia/response-3min.rule")
