@@ -104,12 +104,20 @@ class ScoreRun:
 
         return score_json(self.results, self.rulebook.ir, self.days, self.stamp)
 
+    @property
+    def rows(self) -> int:
+        """Shop-days scored."""
+        return len(self.results)
+
     def to_arrow(self):
+        """One row per shop and day (`report.flat_rows`), with the columns and types of the
+        rulebook's indicators even when there are no rows."""
         import pyarrow as pa
 
-        from lhrule.engine.report import flat_rows
+        from lhrule.engine.report import flat_rows, flat_schema
 
-        return pa.Table.from_pylist(flat_rows(self.results, self.rulebook.ir))
+        rows = flat_rows(self.results, self.rulebook.ir)
+        return pa.Table.from_pylist(rows, schema=flat_schema(self.rulebook.ir, self.days, rows))
 
     def flags(self, indicator: str, shop: str | None = None, as_of=None):
         """The per-event trace of one indicator: every flag column, as an Arrow table."""
@@ -169,6 +177,7 @@ class ScoreStream:
     shops: list[str] | None
     days_at_a_time: int
     counted: bool = False  # whether an indicator of a shop has counted an event in the parts read (`counted_any`)
+    rows: int = 0  # shop-days in the parts read
 
     def parts(self):
         """The results of every day, `days_at_a_time` days at a time, in order."""
@@ -179,6 +188,7 @@ class ScoreStream:
         for i in range(0, len(self.days), self.days_at_a_time):
             part = run(self.con, self.rulebook.ir, self.days[i:i + self.days_at_a_time], self.shops, carried=carried)
             self.counted = self.counted or counted_any(part)
+            self.rows += len(part)
             yield part
 
     def json_chunks(self):

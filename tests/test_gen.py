@@ -95,7 +95,8 @@ def one(con: duckdb.DuckDBPyConnection, sql: str):
 
 def test_writes_one_file_per_table_and_counts_rows(datasets):
     for fmt, (folder, rows) in datasets.items():
-        assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t}.{fmt}" for t in CONTRACT)
+        # and the marker by which a later gen knows the dataset as its own
+        assert sorted(p.name for p in folder.iterdir()) == sorted([f"{t}.{fmt}" for t in CONTRACT] + [gen.MARKER])
         assert list(rows) == list(CONTRACT)
         assert rows["shops"] == 40
         assert all(rows[t] > 0 for t in CONTRACT), rows
@@ -369,7 +370,9 @@ def test_rewrites_a_previous_dataset_in_another_format(tmp_path):
     generate(tmp_path, shops=3, days=2, seed=1)
     (tmp_path / "README.md").write_text("kept")
     generate(tmp_path, shops=3, days=2, seed=1, fmt="csv")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{t}.csv" for t in CONTRACT] + ["README.md"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{t}.csv" for t in CONTRACT] + ["README.md",
+                                                                                              gen.MARKER])
+    assert (tmp_path / "README.md").read_text() == "kept"
 
 
 def test_estimate_is_close_and_in_the_low_millions_for_a_thousand_shops(datasets):
@@ -400,7 +403,7 @@ def test_refuses_a_file_or_a_foreign_folder(tmp_path):
         generate(tmp_path / "file", shops=2, days=2, seed=0)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("x")
-    with pytest.raises(ValueError, match="is not empty and holds no lhrule dataset"):
+    with pytest.raises(ValueError, match="is not empty and is not a dataset lhrule gen made"):
         generate(tmp_path / "mine", shops=2, days=2, seed=0)
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
 

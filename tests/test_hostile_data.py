@@ -326,7 +326,8 @@ def test_an_empty_entity_table_scores_no_shop(tmp_path, monkeypatch):
     _folder(tmp_path, f"{HEADER}\n", shops="shop_id,main_category\n")
     monkeypatch.chdir(tmp_path)
     result = _score(tmp_path)
-    assert result.exit_code == 0 and json.loads(result.output)["shops"] == []
+    assert result.exit_code == 0 and json.loads(result.stdout)["shops"] == []
+    assert "warning: no shops in" in result.stderr and "the results have no rows" in result.stderr
 
 
 def test_columns_the_rulebook_does_not_declare_are_ignored(tmp_path, monkeypatch):

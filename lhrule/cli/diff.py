@@ -10,9 +10,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import app, compile_or_exit, usage_error, writable
+from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
 from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, _guarded,
                                 bad_rows_choice, data_location, engine_choice, said_quarantined, spinner)
+from lhrule.cli.safe_text import say
 
 
 @app.command()
@@ -40,6 +41,7 @@ def diff(
     quarantine: QuarantineOption = None,
     engine: EngineOption = "duckdb",
     spark_master: MasterOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Compare two versions of the rules on the same data and day: what changed in the rules,
     which shops move, and which change moves each.
@@ -51,12 +53,15 @@ def diff(
         raise usage_error(f"--fail-on must be grade, score or none, not {fail_on!r}")
     if out is not None and out.suffix not in (".csv", ".parquet"):
         raise usage_error("--out writes a .csv or .parquet file")
-    writable(out, "--out")
-    writable(html_out, "--html")
     if data is None or as_of is None:
         raise usage_error("say which data and day to score both versions on: --data DIR --as-of DATE")
     engine_choice(engine, spark_master)
     place = data_location(data, engine)
+    kind = "diff.csv" if out is not None and out.suffix == ".csv" else "diff.parquet"
+    writable(out, "--out", kind, force, place)
+    writable(html_out, "--html", "diff.html", force, place)
+    if out is not None and html_out is not None and out.resolve() == html_out.resolve():
+        raise usage_error(f"--out and --html both name {out}: name two files")
     quarantine = bad_rows_choice(on_bad_rows, quarantine, out)
     day = _date(as_of, "--as-of")
     first, second = _date(rules_as_of, "--rules-as-of"), _date(vs_rules_as_of, "--vs-rules-as-of")
@@ -80,15 +85,21 @@ def diff(
     old_name = f"{old} (rules of {first})" if first else old
     new_name = f"{old} (rules of {second})" if second else new
     result = run.to_json(old_name, new_name)
+    if not run.shops:
+        say(f"lhrule: warning: no shops in {data}: nothing to compare", err=True)
     if out is not None:
-        _write_rows(run.shops, out)
+        written(lambda: _write_rows(run.shops, out, kind, force, place))
     if html_out is not None:
         from lhrule.engine.diff_report import to_html
+        from lhrule.engine.safe_write import write_text
 
-        html_out.write_text(to_html(result, run.comparison), encoding="utf-8")
-        typer.echo(f"wrote {html_out}", err=True)
+        page = to_html(result, run.comparison)
+        written(lambda: write_text(html_out, page, "diff.html", force, _folder(place), "--html"))
+        say(f"wrote {html_out}", err=True)
     if format == "json":
-        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        from lhrule.engine.report import json_safe
+
+        typer.echo(json_safe(json.dumps(result, ensure_ascii=False, indent=2)))
     else:
         from lhrule.cli.render import diff_report
 
@@ -121,8 +132,19 @@ def _rulebook(spec: str, stack: ExitStack):
     return rb
 
 
-def _write_rows(shops, out: Path) -> None:
+def _folder(place) -> Path | None:
+    return place if isinstance(place, Path) else None
+
+
+# The columns of `--out`, one row per shop: ShopChange.to_json flattened.
+ROW_COLUMNS = ("shop_id", "category", "old_score", "new_score", "delta", "old_grade", "new_grade", "actions_gained",
+               "actions_lost", "interaction", "bands_changed", "because")
+
+
+def _write_rows(shops, out: Path, kind: str, force: bool, place) -> None:
     import pyarrow as pa
+
+    from lhrule.engine.safe_write import PARQUET_KEY, aside
 
     def flat(c) -> dict:
         full = c.to_json()
@@ -132,13 +154,15 @@ def _write_rows(shops, out: Path) -> None:
         row["because"] = ";".join(f"{b['change']} {b['delta'] or ''}".strip() for b in full["because"])
         return row
 
-    table = pa.Table.from_pylist([flat(c) for c in shops])
-    if out.suffix == ".csv":
-        import pyarrow.csv as pcsv
+    schema = pa.schema([(name, pa.string()) for name in ROW_COLUMNS])  # the columns even with no shops
+    table = pa.Table.from_pylist([flat(c) for c in shops], schema=schema)
+    with aside(out, kind, force, _folder(place)) as part:
+        if out.suffix == ".csv":
+            import pyarrow.csv as pcsv
 
-        pcsv.write_csv(table, out)
-    else:
-        import pyarrow.parquet as pq
+            pcsv.write_csv(table, part)
+        else:
+            import pyarrow.parquet as pq
 
-        pq.write_table(table, out)
-    typer.echo(f"wrote {len(shops)} shops to {out}", err=True)
+            pq.write_table(table.replace_schema_metadata({PARQUET_KEY: "diff"}), part)
+    say(f"wrote {len(shops)} shops to {out}", err=True)

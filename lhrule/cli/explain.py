@@ -9,9 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import app, compile_or_exit, usage_error, writable
+from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
 from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, _guarded,
                                 bad_rows_choice, data_location, engine_choice, said_quarantined, spinner)
+from lhrule.cli.safe_text import say
 
 STYLE = {"grade": "bold magenta", "score": "bold cyan", "dimension": "cyan", "indicator": "bold",
          "events": "yellow", "event": "dim", "action": "bold red", "group": "bold"}
@@ -34,6 +35,7 @@ def explain(
     quarantine: QuarantineOption = None,
     engine: EngineOption = "duckdb",
     spark_master: MasterOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Show why a shop has its grade: score, weights, indicators, bands and the events behind them."""
     engine_choice(engine, spark_master)
@@ -43,7 +45,7 @@ def explain(
         raise usage_error(f"--format must be text or json, not {format!r}")
     if events != "all" and not events.isdigit():
         raise usage_error(f"--events takes a number or all, not {events!r}")
-    writable(html_out, "--html")
+    writable(html_out, "--html", "explain.html", force, place)
     day = _date(as_of, "--as-of")
     rb = compile_or_exit(rulebook)
     from lhrule.engine.explain import Explainer
@@ -62,13 +64,19 @@ def explain(
         tree, stamp, checked = _guarded(build, place)
     said_quarantined(stamp, checked, quarantine)
     if tree is None:
-        typer.echo(f"lhrule: no shop {shop!r} in {data}", err=True)
+        say(f"lhrule: no shop {shop!r} in {data}", err=True)
         raise typer.Exit(1)
     if html_out is not None:
-        html_out.write_text(to_html(tree), encoding="utf-8")
-        typer.echo(f"wrote {html_out}", err=True)
+        from lhrule.engine.safe_write import write_text
+
+        page = to_html(tree)
+        written(lambda: write_text(html_out, page, "explain.html", force, place if isinstance(place, Path) else None,
+                                   "--html"))
+        say(f"wrote {html_out}", err=True)
     if format == "json":
-        typer.echo(json.dumps(tree.to_json(), ensure_ascii=False, indent=2))
+        from lhrule.engine.report import json_safe
+
+        typer.echo(json_safe(json.dumps(tree.to_json(), ensure_ascii=False, indent=2)))
     else:
         render_tree(tree)
 
@@ -98,43 +106,48 @@ def _where(node) -> str:
     return f"{Path(node.rule['file']).name}:{node.rule['line']}"
 
 
-def _line(node) -> str:
-    from rich.markup import escape
+def _line(node):
+    """A node as a Rich Text: every name, label, value and text from the data or the rulebook
+    is shown as it is (`visible`), never read as markup."""
+    from lhrule.cli.render import line
+    from lhrule.cli.safe_text import visible as v
 
     label = node.data.get("label")
-    head = f"[{STYLE.get(node.kind, '')}]{escape(node.kind)} {escape(node.name)}[/]"
-    if label and label != node.name:
-        head += f" {escape(label)}"
-    if node.value is not None and node.kind != "event":
-        head += f" = [bold]{escape(str(node.value))}[/]"
-    if "weight" in node.data:
-        head += f" [dim](weight {escape(node.data['weight'])})[/]"
-    text = head
     if node.kind == "event":
-        at = node.data.get("at") or ""
-        text = f"[dim]{escape(node.name)} {escape(at)}[/]"
+        parts = [(f"{v(node.name)} {v(node.data.get('at') or '')}", "dim")]
+        if node.detail:
+            parts += [" ", (node.detail, "dim")]
+        return line(*parts)
+    parts = [(f"{v(node.kind)} {v(node.name)}", STYLE.get(node.kind, ""))]
+    if label and label != node.name:
+        parts.append(f" {v(label)}")
+    if node.value is not None:
+        parts += [" = ", (v(node.value), "bold")]
+    if "weight" in node.data:
+        parts.append((f" (weight {v(node.data['weight'])})", "dim"))
     if node.detail:
-        text += f"\n[dim]{escape(node.detail)}[/]" if node.kind != "event" else f" [dim]{escape(node.detail)}[/]"
+        parts += ["\n", (node.detail, "dim")]
     where = _where(node)
-    if where and node.kind not in ("event",):
-        text += f"  [blue]{escape(where)}[/]"
-    if node.cite and node.kind not in ("event",):
-        text += f"\n[green]cite {escape(node.cite)}[/]"
-    return text
+    if where:
+        parts += ["  ", (v(where), "blue")]
+    if node.cite:
+        parts += ["\n", (f"cite {node.cite}", "green")]
+    return line(*parts)
 
 
 def render_tree(root) -> None:
     from rich.tree import Tree
 
-    from lhrule.cli.render import console
+    from lhrule.cli.render import console, line
+    from lhrule.cli.safe_text import visible as v
 
     def add(branch, node):
         child = branch.add(_line(node))
         for c in node.children:
             add(child, c)
 
-    title = f"[bold]shop {root.name}[/] ({root.data.get('category')}) as of {root.data.get('as_of')}"
-    tree = Tree(title)
+    tree = Tree(line((f"shop {v(root.name)}", "bold"), f" ({v(str(root.data.get('category')))}) as of "
+                     f"{v(root.data.get('as_of'))}"))
     for c in root.children:
         add(tree, c)
     console().print(tree)
@@ -167,7 +180,10 @@ def to_html(root) -> str:
     css = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}details{margin-left:1.2em}"
            ".leaf{margin-left:2.4em}.k{color:#777;font-size:.85em}.v{color:#b00}.d{color:#444;margin-left:1.2em}"
            ".r{color:#35a;font-size:.85em;margin-left:1.2em}.c{color:#272;font-size:.85em;margin-left:1.2em}")
-    head = (f"<title>lhrule explain {html.escape(root.name)}</title><meta charset='utf-8'><style>{css}</style>")
+    from lhrule.engine.safe_write import html_generator
+
+    head = (f"{html_generator('explain.html')}<title>lhrule explain {html.escape(root.name)}</title>"
+            f"<meta charset='utf-8'><style>{css}</style>")
     title = (f"<h1>shop {html.escape(root.name)} ({html.escape(str(root.data.get('category')))}) "
              f"as of {html.escape(root.data.get('as_of', ''))}</h1>")
     return "<!doctype html><html><head>" + head + "</head><body>" + title + \

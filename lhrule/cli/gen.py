@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from lhrule.cli.main import app, usage_error
+from lhrule.cli.main import app, usage_error, written
+from lhrule.cli.safe_text import say
 
 
 ESTIMATE_SHOPS = 1000
@@ -41,14 +42,15 @@ def gen(
         with Progress(*columns, console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()) \
                 as progress:
             task = progress.add_task("gen", total=shops)
-            counts = generate(out, shops=shops, days=days, seed=seed, fmt=format, start=first,
-                              progress=lambda done, total: progress.update(task, completed=done, total=total))
+            counts = written(lambda: generate(
+                out, shops=shops, days=days, seed=seed, fmt=format, start=first,
+                progress=lambda done, total: progress.update(task, completed=done, total=total)))
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     events = sum(n for table, n in counts.items() if table != "shops")
     # The model's expectation is within a few percent from a thousand shops; below, a few big
     # shops move the count by more than it would tell (2 shops: 547 events, "about 198").
     expected = f" (about {estimate_events(shops, days, first):,} expected)" if shops >= ESTIMATE_SHOPS else ""
-    typer.echo(f"wrote {events:,} events{expected} for {shops:,} shops to {out}")
+    say(f"wrote {events:,} events{expected} for {shops:,} shops to {out}")
     for table, n in counts.items():
-        typer.echo(f"  {table:<14} {n:>12,}")
+        say(f"  {table:<14} {n:>12,}")

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from lhrule.cli.safe_text import say
+
 app = typer.Typer(
     name="lhrule",
     help="A rule language and engine for merchant service-assessment policy.",
@@ -27,12 +29,17 @@ Paths = Annotated[list[Path], typer.Argument(help="Rulebook files, or folders to
 
 
 def usage_error(message: str) -> typer.Exit:
-    typer.echo(f"lhrule: {message}", err=True)
+    say(f"lhrule: {message}", err=True)
     return typer.Exit(2)
 
 
-def writable(path: Path | None, flag: str) -> None:
-    """Refuse, before any work, an output file that cannot be written."""
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an output file even when lhrule did not "
+                                                          "write it.")]
+
+
+def writable(path: Path | None, flag: str, kind: str | None = None, force: bool = False, data=None) -> None:
+    """Refuse, before any work, an output file that cannot be written, that would replace a
+    file lhrule did not make (without --force), or a table of the dataset `data` being read."""
     if path is None:
         return
     folder = path.parent if str(path.parent) else Path(".")
@@ -42,6 +49,26 @@ def writable(path: Path | None, flag: str) -> None:
         raise usage_error(f"{flag} {path} is a folder: name a file")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise usage_error(f"{flag} {path}: cannot write there (permission denied)")
+    from lhrule.engine.safe_write import Refused, refuse_to_replace
+
+    try:
+        refuse_to_replace(path, kind, force, data if isinstance(data, Path) else None, flag)
+    except Refused as exc:
+        raise usage_error(str(exc)) from None
+
+
+def written(work):
+    """Run `work`, which writes files: a file refused is exit 2, a write the disk refused (full,
+    read-only) exit 1, each with its message, never a traceback."""
+    from lhrule.engine.safe_write import Refused, WriteFailed
+
+    try:
+        return work()
+    except Refused as exc:
+        raise usage_error(str(exc)) from None
+    except WriteFailed as exc:
+        say(f"lhrule: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def rule_files(paths: list[Path]) -> list[Path]:
@@ -75,8 +102,8 @@ def compile_or_exit(path: Path, runnable: bool = True):
     if not result.ok:
         errors = [d for d in result.diagnostics if d.is_error]
         for d in errors:
-            typer.echo(render(d, result.sources) + "\n", err=True)
-        typer.echo(f"{path}: {summary(errors)}; fix them and run again (lhrule check {path})", err=True)
+            say(render(d, result.sources) + "\n", err=True)
+        say(f"{path}: {summary(errors)}; fix them and run again (lhrule check {path})", err=True)
         raise typer.Exit(1)
     rb = Rulebook(result.rulebook, path, result.sources)
     if runnable:
@@ -138,12 +165,14 @@ def check(
                                 "file": d.span.file, "line": d.span.line, "column": d.span.column,
                                 "end_line": d.span.end_line, "end_column": d.span.end_column,
                                 "notes": list(d.notes), "suggestion": d.suggestion} for d in diags]}
-        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        from lhrule.engine.report import json_safe
+
+        typer.echo(json_safe(json.dumps(out, ensure_ascii=False, indent=2)))
     else:
         for d in diags:
-            typer.echo(render(d, sources) + "\n")
+            say(render(d, sources) + "\n")
         noun = "file" if len(files) == 1 else "files"
-        typer.echo(f"checked {len(files)} {noun}: {summary(diags)}", err=bool(diags) and not failed)
+        say(f"checked {len(files)} {noun}: {summary(diags)}", err=bool(diags) and not failed)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -165,35 +194,50 @@ def fmt(
         try:
             source = read_source(f)
         except (OSError, UnicodeDecodeError) as exc:
-            typer.echo(f"{name}: cannot read: {exc}", err=True)
+            say(f"{name}: cannot read: {exc}", err=True)
             broken += 1
             continue
         tree, diags = parse(source, name)
         if tree is None:
             for d in diags:
-                typer.echo(render(d, {name: source}) + "\n", err=True)
+                say(render(d, {name: source}) + "\n", err=True)
             broken += 1
             continue
         text = format_file(tree)
         if text != source:
             changed.append(name)
             if check_only:
-                typer.echo(f"would reformat {name}")
+                say(f"would reformat {name}")
             else:
-                f.write_text(text, encoding="utf-8")
-                typer.echo(f"reformatted {name}")
+                from lhrule.engine.safe_write import WriteFailed, write_text
+
+                try:  # aside and renamed, with the file's mode: a full disk leaves the rulebook whole
+                    write_text(f, text)
+                except WriteFailed as exc:
+                    say(f"{name}: {exc}", err=True)
+                    changed.pop()
+                    broken += 1
+                    continue
+                say(f"reformatted {name}")
     if broken:
-        typer.echo(f"{broken} file{'s' if broken != 1 else ''} could not be formatted: fix the syntax errors above",
-                   err=True)
+        say(f"{broken} file{'s' if broken != 1 else ''} could not be formatted: see above", err=True)
     done = "would be reformatted" if check_only else "reformatted"
-    typer.echo(f"{len(changed)} of {len(files)} file{'s' if len(files) != 1 else ''} {done}", err=True)
+    say(f"{len(changed)} of {len(files)} file{'s' if len(files) != 1 else ''} {done}", err=True)
     raise typer.Exit(1 if broken or (check_only and changed) else 0)
 
 
 from lhrule.cli import diff, explain, gen, scoring  # noqa: E402,F401  (register the other commands)
 
 
+def _terminated(signum, frame) -> None:
+    # SIGTERM as an exception, so that the files being written aside are removed on the way out
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m lhrule`
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     app()
 
 

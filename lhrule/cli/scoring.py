@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
+import itertools
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import app, compile_or_exit, usage_error, writable
+from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
+from lhrule.cli.safe_text import say
 
 EXAMPLE_DATA = Path("examples/data")
 DEMO_RULEBOOK = Path("rulebooks/tejia/response-3min.rule")
@@ -77,6 +78,7 @@ def score(
     quarantine: QuarantineOption = None,
     engine: EngineOption = "duckdb",
     spark_master: MasterOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Score every shop of a dataset for a date, or for every day of a range."""
     engine_choice(engine, spark_master)
@@ -88,7 +90,7 @@ def score(
         raise usage_error("--format parquet needs --out FILE")
     if format == "table" and out is not None:
         raise usage_error("--out writes json, csv or parquet: add --format")
-    writable(out, "--out")
+    writable(out, "--out", f"score.{format}", force, place)
     day, first, last = _date(as_of, "--as-of"), _date(start, "--from"), _date(end, "--to")
     if day is None and first is None and last is None:
         raise usage_error("say which day to score: --as-of DATE, or --from DATE --to DATE")
@@ -101,12 +103,15 @@ def score(
     stream = format == "json" and day is None
     run = _run(rb, place, day, first, last, shop, on_bad_rows, quarantine, engine, spark_master, stream)
     said_quarantined(run.stamp, run.validation, quarantine)
+    target = Output(out, f"score.{format}", force, place)
     if stream:  # the spinner only beside a file: on a terminal it would cut into the JSON
         with spinner(f"scoring {data} with {rb.path.name} …") if out else contextlib.nullcontext():
-            _guarded(lambda: _emit(run.json_chunks(), out), place)
+            _guarded(lambda: _emit(run.json_chunks(), target), place)
     else:
-        _write(run, format, out)
-    if not run.counted:
+        _write(run, format, target)
+    if not run.rows:
+        say(f"lhrule: warning: no shops in {data}: the results have no rows", err=True)
+    elif not run.counted:
         said_nothing_counted(rb, run.days, data)
 
 
@@ -120,10 +125,10 @@ def said_nothing_counted(rb, days: list, data) -> None:
     else:
         when, what = f"from {days[0]} to {days[-1]}", "are those dates"
     if not any(plan_for(rb.ir, d).indicators for d in days):
-        typer.echo(f"lhrule: warning: no indicator of {rb.path} is in force {when}: see their `effective` dates",
+        say(f"lhrule: warning: no indicator of {rb.path} is in force {when}: see their `effective` dates",
                    err=True)
     else:
-        typer.echo(f"lhrule: warning: no indicator of any shop counted an event {when}: {what} within the events "
+        say(f"lhrule: warning: no indicator of any shop counted an event {when}: {what} within the events "
                    f"of {data}?", err=True)
 
 
@@ -138,7 +143,7 @@ def bad_rows_choice(on_bad_rows: str, quarantine: Path | None, out: Path | None 
 
 def said_quarantined(stamp: dict, validation, quarantine: Path) -> None:
     for table, n in (stamp.get("quarantined") or {}).items():
-        typer.echo(f"quarantined {n} of {validation.rows[table]} rows of {table} to {quarantine}/{table}.csv", err=True)
+        say(f"quarantined {n} of {validation.rows[table]} rows of {table} to {quarantine}/{table}.csv", err=True)
 
 
 def _run(rb, data: Path | str, day, first, last, shops, on_bad_rows: str = "stop", quarantine: Path | None = None,
@@ -161,9 +166,12 @@ def spinner(text: str):
     (and Rich is not imported: 0.05 s of every piped or scripted run)."""
     if not sys.stderr.isatty():
         return contextlib.nullcontext()
-    from rich.console import Console
+    from rich.text import Text
 
-    return Console(stderr=True).status(text)
+    from lhrule.cli.render import console
+    from lhrule.cli.safe_text import visible_lines
+
+    return console(stderr=True).status(Text(visible_lines(text)))  # a folder named [bold] is a name
 
 
 def _guarded(work, data: Path | str):
@@ -177,12 +185,12 @@ def _guarded(work, data: Path | str):
     try:
         return work()
     except (DatasetError, NotPortable) as exc:
-        typer.echo(f"lhrule: {exc}", err=True)
+        say(f"lhrule: {exc}", err=True)
         raise typer.Exit(1) from None
     except duckdb.Error as exc:
         from lhrule.engine.dataset import describe_read_error
 
-        typer.echo(f"lhrule: {describe_read_error(str(exc), data)}", err=True)
+        say(f"lhrule: {describe_read_error(str(exc), data)}", err=True)
         raise typer.Exit(1) from None
     except Exception as exc:
         from lhrule.engine.spark import describe_spark_error
@@ -190,11 +198,30 @@ def _guarded(work, data: Path | str):
         said = describe_spark_error(exc)
         if said is None:
             raise
-        typer.echo(f"lhrule: {said}", err=True)
+        say(f"lhrule: {said}", err=True)
         raise typer.Exit(1) from None
 
 
-def _write(run, format: str, out: Path | None) -> None:
+class Output:
+    """Where a result goes: stdout (path None), or a file written aside and renamed
+    (`safe_write`), refused when it would replace a file lhrule did not write as `kind`."""
+
+    def __init__(self, path: Path | None, kind: str, force: bool = False, data=None) -> None:
+        self.path, self.kind, self.force = path, kind, force
+        self.data = data if isinstance(data, Path) else None
+
+    def aside(self):
+        from lhrule.engine.safe_write import aside
+
+        return aside(self.path, self.kind, self.force, self.data)
+
+    def text(self, chunks) -> None:
+        from lhrule.engine.safe_write import write_text
+
+        written(lambda: write_text(self.path, chunks, self.kind, self.force, self.data))
+
+
+def _write(run, format: str, out: Output) -> None:
     if format == "json":
         from lhrule.engine.report import json_text
 
@@ -207,41 +234,42 @@ def _write(run, format: str, out: Path | None) -> None:
 
         buf = io.BytesIO()
         pcsv.write_csv(run.to_arrow(), buf)
-        _emit([buf.getvalue().decode("utf-8")], out)
+        _emit([buf.getvalue().decode("utf-8")], out, newline=False)  # the CSV's last line ends it
     elif format == "parquet":
         import pyarrow.parquet as pq
 
+        from lhrule.engine.safe_write import PARQUET_KEY
+
         table = run.to_arrow()
-        table = table.replace_schema_metadata({k: str(v) for k, v in run.stamp.items()})
-        pq.write_table(table, out)
-        typer.echo(f"wrote {len(table)} rows to {out}", err=True)
+        table = table.replace_schema_metadata({**{k: str(v) for k, v in run.stamp.items()}, PARQUET_KEY: "score"})
+
+        def write():
+            with out.aside() as part:
+                pq.write_table(table, part)
+
+        written(write)
+        say(f"wrote {len(table)} rows to {out.path}", err=True)
     else:
         from lhrule.cli.render import score_table
 
         score_table(run)
 
 
-def _emit(chunks, out: Path | None) -> None:
-    """Text, given in pieces, to stdout or to `out`, with a newline at its end. A file is
-    written aside and renamed when whole, so a run that fails half way leaves no half file
-    under its name; a device or a pipe (/dev/null, /dev/stdout) is written as it is."""
-    if out is None:
+def _emit(chunks, out: Output, newline: bool = True) -> None:
+    """Text, given in pieces, to stdout or to a file (`Output`), with a newline at its end
+    unless it has one (`newline`)."""
+    if out.path is None:
+        if sys.stdout.isatty():  # for a person: what the data holds is shown, not acted on
+            from lhrule.cli.safe_text import visible_lines
+
+            chunks = map(visible_lines, chunks)
         for chunk in chunks:
             typer.echo(chunk, nl=False)
-        typer.echo("")
+        if newline:
+            typer.echo("")
         return
-    aside = not out.exists() or out.is_file()
-    target = out.with_name(f".{out.name}.{os.getpid()}.part") if aside else out
-    try:
-        with target.open("w", encoding="utf-8") as f:
-            f.writelines(chunks)
-            f.write("\n")
-        if aside:
-            os.replace(target, out)
-    finally:
-        if aside:
-            target.unlink(missing_ok=True)
-    typer.echo(f"wrote {out}", err=True)
+    out.text(itertools.chain(chunks, ["\n"] if newline else []))
+    say(f"wrote {out.path}", err=True)
 
 
 @app.command()
@@ -260,18 +288,18 @@ def test(
             where = f"{outcome.test.span.file}:{outcome.test.span.line}"
             if outcome.passed:
                 passed += 1
-                typer.echo(f"PASS {where} {outcome.test.name}")
+                say(f"PASS {where} {outcome.test.name}")
                 continue
             failed += 1
-            typer.echo(f"FAIL {where} {outcome.test.name}")
+            say(f"FAIL {where} {outcome.test.name}")
             for expect, problem in outcome.failures:
                 line = f"{expect.span.file}:{expect.span.line}" if expect else where
-                typer.echo(f"     {line}: {problem}")
+                say(f"     {line}: {problem}")
     if not passed + failed:
         named = files[0] if len(files) == 1 else f"the {len(files)} rulebooks"
-        typer.echo(f"no `test` blocks in {named}: nothing was run")
+        say(f"no `test` blocks in {named}: nothing was run")
         return
-    typer.echo(f"{passed} passed, {failed} failed")
+    say(f"{passed} passed, {failed} failed")
     raise typer.Exit(1 if failed else 0)
 
 
@@ -288,10 +316,13 @@ def demo(
     run = _run(rb, data, _date(as_of, "--as-of"), None, None, None)
     from lhrule.cli.render import score_table
 
-    typer.echo(f"lhrule demo: {rb.ir.label or rb.ir.name} on {data}, as of {as_of}\n", err=True)
+    say(f"lhrule demo: {rb.ir.label or rb.ir.name} on {data}, as of {as_of}\n", err=True)
     score_table(run)
+    if not run.results:
+        say(f"lhrule: no shops in {data}: nothing to explain; run the demo on a dataset with shops", err=True)
+        raise typer.Exit(1)
     worst = min(run.results, key=lambda r: (_sort_key(r), r.shop_id))
-    typer.echo(f"\nWhy does shop {worst.shop_id} score lowest? lhrule explain {worst.shop_id} --rulebook {rulebook} "
+    say(f"\nWhy does shop {worst.shop_id} score lowest? lhrule explain {worst.shop_id} --rulebook {rulebook} "
                f"--data {data} --as-of {as_of}\n")
     from lhrule.cli.explain import render_tree
     from lhrule.engine.explain import Explainer

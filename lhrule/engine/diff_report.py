@@ -10,6 +10,7 @@ from html import escape
 
 from lhrule.engine.compare import Comparison, primary
 from lhrule.engine.diff import bin_counts
+from lhrule.engine.safe_write import html_generator
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
@@ -103,7 +104,8 @@ def to_html(result: dict, comparison: Comparison) -> str:
     before = [v for v, _ in map(primary, comparison.old) if v is not None]
     after = [v for v, _ in map(primary, comparison.new) if v is not None]
     title = f"lhrule diff: {result['old']} → {result['new']}"
-    out = [f"<!doctype html><html lang='zh'><head><meta charset='utf-8'><title>{escape(title)}</title>"
+    out = [f"<!doctype html><html lang='zh'><head><meta charset='utf-8'>{html_generator('diff.html')}"
+           f"<title>{escape(title)}</title>"
            f"<style>{CSS}</style></head><body>",
            f"<h1>{escape(result['old'])} → {escape(result['new'])}</h1>",
            f"<p>scored as of {escape(result['as_of'])}: <b>{s['moved']}</b> of {s['shops']} shops moved, "

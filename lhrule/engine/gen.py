@@ -19,9 +19,13 @@ a snapshot taken at the end of its last day (later events are missing: a refund 
 
 from __future__ import annotations
 
+import errno
+import glob
+import json
 import math
 import os
 import queue
+import shutil
 import threading
 from collections.abc import Callable
 from datetime import date, datetime
@@ -34,6 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lhrule.engine import gen_tables as model
+from lhrule.engine import safe_write
 from lhrule.engine.gen_tables import DAY, SEQ_WIDTH, Col
 
 FORMATS = ("parquet", "csv", "jsonl")
@@ -72,10 +77,48 @@ def estimate_events(shops: int, days: int, start: date = date(2024, 5, 1)) -> in
 
 def generate(out: Path, *, shops: int, days: int, seed: int, fmt: Literal["parquet", "csv", "jsonl"] = "parquet",
              start: date = date(2024, 5, 1), progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Write one file per standard table into `out`; return the rows written per table."""
+    """Write one file per standard table into `out`; return the rows written per table.
+
+    `out` must be new, empty, or a dataset gen made (its MARKER says which files, and they are
+    as written): a folder holding anything else is refused, never emptied. The dataset is
+    written into a sibling folder and swapped in whole, so a run killed at any moment leaves
+    the old dataset or the new one, never a mix; files of the user's beside gen's (a README)
+    are kept. Raises ValueError for bad arguments or a folder refused, WriteFailed when the
+    disk refuses."""
     out = Path(out)
     _check(out, shops, days, seed, fmt, start)
-    out.mkdir(parents=True, exist_ok=True)
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.is_dir():
+        _recover(out)
+    carried = _refuse(out)
+    work = parent / f".{out.name}.{os.getpid()}.gen"
+    try:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            work.mkdir()
+            rows = _write(work, shops, days, seed, fmt, start, progress)
+            made = {f"{t}.{fmt}": _fingerprint(work / f"{t}.{fmt}") for t in TABLES}
+            for name in carried:
+                _carry(out / name, work / name)
+            marker = {"made_by": "lhrule gen", "format": fmt, "shops": shops, "days": days, "seed": seed,
+                      "start": start.isoformat(), "files": made}
+            (work / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+            for name in list(made) + [MARKER]:
+                safe_write._fsync_path(work / name)
+            safe_write._fsync_path(work, directory=True)
+            if out.exists():
+                os.chmod(work, out.stat().st_mode & 0o7777)
+            safe_write.swap_folder(work, out)
+            safe_write._fsync_path(parent, directory=True)
+        except OSError as exc:
+            raise safe_write.failure(out, exc) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {t: rows[t] for t in TABLES}
+
+
+def _write(folder: Path, shops: int, days: int, seed: int, fmt: str, start: date,
+           progress: Callable[[int, int], None] | None) -> dict[str, int]:
     start_day = start.toordinal() - date(1970, 1, 1).toordinal()
     day0 = (start_day + np.arange(days, dtype=np.int64)) * DAY
     factors = model.day_factors(start.toordinal(), days)
@@ -85,7 +128,7 @@ def generate(out: Path, *, shops: int, days: int, seed: int, fmt: Literal["parqu
     per_block = _block_shops(days)
     n_blocks = -(-shops // per_block)
 
-    parts = {t: out / f".{t}.parquet.part" for t in TABLES}
+    parts = {t: folder / f"{t}.parquet" for t in TABLES}
     writer = _Writer(parts, width)
     try:
         writer.put({"force_majeure": [model.force_majeure(fm, start_day)]})
@@ -101,13 +144,11 @@ def generate(out: Path, *, shops: int, days: int, seed: int, fmt: Literal["parqu
                 if progress is not None:
                     progress(int(gidx[-1]) + 1, shops)
         rows = writer.close()
-        _finish(out, parts, fmt)
     except BaseException:
         writer.abort()
-        for p in list(parts.values()) + [out / f".{t}.{fmt}.part" for t in TABLES]:
-            p.unlink(missing_ok=True)
         raise
-    return {t: rows[t] for t in TABLES}
+    _convert(folder, parts, fmt)
+    return rows
 
 
 def _check(out: Path, shops: int, days: int, seed: int, fmt: str, start: date) -> None:
@@ -126,9 +167,88 @@ def _check(out: Path, shops: int, days: int, seed: int, fmt: str, start: date) -
         raise ValueError(f"start must be between 2000-01-01 and 2099-12-31, got {start}")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not any((out / f"shops.{f}").exists() for f in FORMATS):
-        raise ValueError(f"{out} is not empty and holds no lhrule dataset (no shops.parquet, shops.csv or "
-                         "shops.jsonl); choose a new or empty directory")
+
+
+# The file gen writes into every dataset it makes: the arguments, and each table file's size and
+# fingerprint, so that a later gen replaces only what it made and what is still as it made it.
+MARKER = ".lhrule-gen"
+
+
+def _fingerprint(path: Path) -> dict:
+    """Size and a hash of the first and last 64 KiB: a file changed since is told apart."""
+    import hashlib
+
+    size = path.stat().st_size
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        h.update(f.read(65536))
+        f.seek(max(0, size - 65536))
+        h.update(f.read())
+    return {"size": size, "sha256": h.hexdigest()[:32]}
+
+
+def _tableish(name: str) -> bool:
+    """A name a dataset reader would take for one of gen's tables (orders.csv, orders/)."""
+    stem, dot, suffix = name.partition(".")
+    return stem in TABLES and (not dot or f".{suffix}" in safe_write.DATA_SUFFIXES)
+
+
+def _refuse(out: Path) -> list[str]:
+    """Refuse (ValueError) a folder holding what gen did not make, or changed since; return the
+    names of the user's own files beside gen's (a README), to be kept."""
+    if not out.is_dir():
+        return []
+    names = sorted(p.name for p in out.iterdir())
+    if not names:
+        return []
+    what_to_do = "choose a new or empty folder, or move them out"
+    if MARKER not in names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise safe_write.Refused(f"{out} is not empty and is not a dataset lhrule gen made (it holds {shown}): "
+                                 f"gen writes only into a new or empty folder, or one it made")
+    try:
+        made = json.loads((out / MARKER).read_text(encoding="utf-8"))["files"]
+        assert isinstance(made, dict)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+        raise safe_write.Refused(f"{out / MARKER} is not what lhrule gen writes: {what_to_do}") from None
+    changed = [n for n in names if n in made and ((out / n).is_dir() or _fingerprint(out / n) != made[n])]
+    foreign = [n for n in names if n not in made and n != MARKER]
+    tables = [n for n in foreign if _tableish(n)]
+    if changed or tables:
+        said = changed + tables
+        raise safe_write.Refused(f"{out} holds tables lhrule gen did not write, or that changed since it wrote them "
+                                 f"({', '.join(said[:5])}): they are left as they are; {what_to_do}")
+    return foreign
+
+
+def _recover(out: Path) -> None:
+    """Undo what a gen killed outright left: the old dataset put back if it was moved aside,
+    and the folders of runs that no longer run removed."""
+    parent = out.parent if str(out.parent) else Path(".")
+    for p in parent.glob(f".{glob.escape(out.name)}.*.old"):
+        pid = p.name[len(out.name) + 2:-len(".old")]
+        if pid.isdigit() and not safe_write._pid_alive(int(pid)):
+            if not out.exists():
+                os.rename(p, out)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+    safe_write.clean_stale(parent, out.name, "gen")
+
+
+def _carry(src: Path, dst: Path) -> None:
+    """The user's file, linked (not copied, where the file system allows) into the new folder."""
+    def link(a, b):
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    elif src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, copy_function=link)
+    else:
+        link(src, dst)
 
 
 def _block_shops(days: int) -> int:
@@ -300,29 +420,28 @@ class _Writer:
         self._stop()
 
 
-def _finish(out: Path, parts: dict[str, Path], fmt: str) -> None:
-    """Move the finished files into place (converting them first if asked) and drop stale ones."""
+def _convert(folder: Path, parts: dict[str, Path], fmt: str) -> None:
+    """Convert the Parquet files to CSV or JSONL, in the same order, each in place of its source."""
     if fmt == "parquet":
-        for t, p in parts.items():
-            os.replace(p, out / f"{t}.parquet")
-    else:
-        import duckdb
+        return
+    import duckdb
 
-        con = duckdb.connect(config={"memory_limit": "1GB"})  # bounded, like the generation
+    con = duckdb.connect(config={"memory_limit": "1GB"})  # bounded, like the generation
+    try:
         for t, p in parts.items():
             schema = pq.read_schema(p)
             cols = ", ".join(f"strftime(\"{f.name}\", '%Y-%m-%dT%H:%M:%S') AS \"{f.name}\""
                              if pa.types.is_timestamp(f.type) else f'"{f.name}"' for f in schema)
-            part = out / f".{t}.{fmt}.part"
             options = "FORMAT CSV, HEADER true" if fmt == "csv" else "FORMAT JSON"
-            con.execute(f"COPY (SELECT {cols} FROM read_parquet(?)) TO '{_sql_path(part)}' ({options})", [str(p)])
-            os.replace(part, out / f"{t}.{fmt}")
+            con.execute(f"COPY (SELECT {cols} FROM read_parquet(?)) TO '{_sql_path(folder / f'{t}.{fmt}')}' "
+                        f"({options})", [str(p)])
             p.unlink()
+    except duckdb.Error as exc:  # a full disk, said by DuckDB
+        text = str(exc)
+        code = errno.ENOSPC if "space" in text.lower() else errno.EIO
+        raise OSError(code, text.splitlines()[0] if text else "cannot write") from None
+    finally:
         con.close()
-    for t in TABLES:
-        for other in FORMATS:
-            if other != fmt:
-                (out / f"{t}.{other}").unlink(missing_ok=True)
 
 
 def _sql_path(p: Path) -> str:
