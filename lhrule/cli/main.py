@@ -155,7 +155,7 @@ def fmt(
     """Rewrite rulebooks in the canonical layout (comments kept)."""
     from lhrule.engine.diagnostics import render
     from lhrule.engine.load import display_path, read_source
-    from lhrule.grammar.format import format_file
+    from lhrule.grammar.format import CommentLost, format_file
     from lhrule.grammar.parser import parse
 
     files = rule_files(paths)
@@ -174,7 +174,12 @@ def fmt(
                 typer.echo(render(d, {name: source}) + "\n", err=True)
             broken += 1
             continue
-        text = format_file(tree)
+        try:
+            text = format_file(tree)
+        except CommentLost as exc:  # the file is not written: a comment must never go silently
+            typer.echo(str(exc), err=True)
+            broken += 1
+            continue
         if text != source:
             changed.append(name)
             if check_only:
@@ -183,7 +188,7 @@ def fmt(
                 f.write_text(text, encoding="utf-8")
                 typer.echo(f"reformatted {name}")
     if broken:
-        typer.echo(f"{broken} file{'s' if broken != 1 else ''} could not be formatted: fix the syntax errors above",
+        typer.echo(f"{broken} file{'s' if broken != 1 else ''} could not be formatted: see the messages above",
                    err=True)
     done = "would be reformatted" if check_only else "reformatted"
     typer.echo(f"{len(changed)} of {len(files)} file{'s' if len(files) != 1 else ''} {done}", err=True)

@@ -33,9 +33,9 @@ class CommentLost(Exception):
     """The formatted text would not hold a comment of the source where its order says: a
     formatter bug, refused rather than written over the user's file."""
 
-    def __init__(self, path: str, comment: ast.Comment):
+    def __init__(self, path: str, comment: ast.Comment, what: str = "lose"):
         self.path, self.comment = path, comment
-        super().__init__(f"{path}:{comment.line}:{comment.column}: fmt would lose the comment {comment.text!r}, "
+        super().__init__(f"{path}:{comment.line}:{comment.column}: fmt would {what} the comment {comment.text!r}, "
                          "so the file is left as it was; please report this file as a formatter bug")
 
 
@@ -47,12 +47,12 @@ def format_file(tree: ast.File) -> str:
 
 def _check_comments(tree: ast.File, text: str) -> None:
     """Raise CommentLost unless `text` has the comments of `tree`, texts and order alike."""
-    after = [c.text for c in find_comments(text)]
+    after = find_comments(text)
     for i, c in enumerate(tree.comments):
-        if i >= len(after) or after[i] != c.text:
+        if i >= len(after) or after[i].text != c.text:
             raise CommentLost(tree.path, c)
-    if len(after) > len(tree.comments):  # a comment made up from text: cannot be, but never write it
-        raise CommentLost(tree.path, ast.Comment(len(text.split("\n")), 1, after[len(tree.comments)]))
+    if len(after) > len(tree.comments):  # text printed as a comment: cannot be, but never write it
+        raise CommentLost(tree.path, after[len(tree.comments)], what="add (at its line in the output)")
 
 
 def quote(text: str) -> str:
@@ -244,13 +244,13 @@ class _Printer:
             self.out.append("")
 
     def _claim(self, end: int, indent: str, trailing_from: int) -> str:
-        """Take every comment not printed yet on a line up to `end`: the last one, if it is on
-        line `trailing_from` or later, is returned to end the node's printed line; the others
-        are printed now, on their own lines above the node."""
+        """Take every comment not printed yet on a line up to `end`: the last one, if it ends
+        a line of code from line `trailing_from` on, is returned to end the node's printed
+        line; the others are printed now, on their own lines above the node."""
         lines = [line for line in sorted(self.comments) if line <= end and line not in self.used]
         self.used.update(lines)
         trailing = ""
-        if lines and lines[-1] >= trailing_from:
+        if lines and lines[-1] >= trailing_from and self.code[lines[-1] - 1].strip():
             trailing = "  " + self.comments[lines.pop()].text
         self.out.extend(indent + self.comments[line].text for line in lines)
         return trailing
