@@ -184,7 +184,7 @@ def fmt(
     """Rewrite rulebooks in the canonical layout (comments kept)."""
     from lhrule.engine.diagnostics import render
     from lhrule.engine.load import display_path, read_source
-    from lhrule.grammar.format import format_file
+    from lhrule.grammar.format import CommentLost, format_file
     from lhrule.grammar.parser import parse
 
     files = rule_files(paths)
@@ -203,7 +203,12 @@ def fmt(
                 say(render(d, {name: source}) + "\n", err=True)
             broken += 1
             continue
-        text = format_file(tree)
+        try:
+            text = format_file(tree)
+        except CommentLost as exc:  # the file is not written: a comment must never go silently
+            say(str(exc), err=True)
+            broken += 1
+            continue
         if text != source:
             changed.append(name)
             if check_only:
@@ -220,7 +225,7 @@ def fmt(
                     continue
                 say(f"reformatted {name}")
     if broken:
-        say(f"{broken} file{'s' if broken != 1 else ''} could not be formatted: see above", err=True)
+        say(f"{broken} file{'s' if broken != 1 else ''} could not be formatted: see the messages above", err=True)
     done = "would be reformatted" if check_only else "reformatted"
     say(f"{len(changed)} of {len(files)} file{'s' if len(files) != 1 else ''} {done}", err=True)
     raise typer.Exit(1 if broken or (check_only and changed) else 0)

@@ -3,8 +3,16 @@
 The layout: two-space indentation, one statement a line, one blank line between
 declarations with bodies, runs of blank lines folded to one, levels aligned. Comments stay
 where they were: on their own lines before what follows them, or at the end of the line
-they ended; a comment inside a multi-line statement moves just above it. Formatting is
-idempotent and parse → format → parse gives the same IR.
+they ended; a comment inside a multi-line statement moves just above it, and of the comments
+inside a declaration's header (`bands b  # x` / `  of y {  # z`) the last ends the printed
+header line and the others move above the declaration. Formatting is idempotent and
+parse → format → parse gives the same IR.
+
+Every comment is printed exactly once: each node, printed in source order, takes every comment
+not yet printed up to its last line, so a comment in a place the layout does not foresee still
+lands just above the next node rather than nowhere. `format_file` then checks that its output
+holds the comments of its input, same texts in the same order, and raises `CommentLost`
+(naming the comment's file:line) instead of returning a text that would lose one.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import unicodedata
 
 from lhrule.grammar import ast
+from lhrule.grammar.parser import code_only, find_comments
 
 INDENT = "  "
 WIDTH = 100
@@ -20,8 +29,30 @@ WIDTH = 100
 _PREC = {"or": 1, "and": 2, "not": 3, "=": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6}
 
 
+class CommentLost(Exception):
+    """The formatted text would not hold a comment of the source where its order says: a
+    formatter bug, refused rather than written over the user's file."""
+
+    def __init__(self, path: str, comment: ast.Comment, what: str = "lose"):
+        self.path, self.comment = path, comment
+        super().__init__(f"{path}:{comment.line}:{comment.column}: fmt would {what} the comment {comment.text!r}, "
+                         "so the file is left as it was; please report this file as a formatter bug")
+
+
 def format_file(tree: ast.File) -> str:
-    return _Printer(tree).run()
+    text = _Printer(tree).run()
+    _check_comments(tree, text)
+    return text
+
+
+def _check_comments(tree: ast.File, text: str) -> None:
+    """Raise CommentLost unless `text` has the comments of `tree`, texts and order alike."""
+    after = find_comments(text)
+    for i, c in enumerate(tree.comments):
+        if i >= len(after) or after[i].text != c.text:
+            raise CommentLost(tree.path, c)
+    if len(after) > len(tree.comments):  # text printed as a comment: cannot be, but never write it
+        raise CommentLost(tree.path, after[len(tree.comments)], what="add (at its line in the output)")
 
 
 def quote(text: str) -> str:
@@ -176,6 +207,7 @@ class _Printer:
     def __init__(self, tree: ast.File):
         self.tree = tree
         self.lines = tree.source.split("\n")
+        self.code = [code_only(line) for line in self.lines]
         self.comments = {c.line: c for c in tree.comments}
         self.used: set[int] = set()
         self.out: list[str] = []
@@ -189,6 +221,9 @@ class _Printer:
             self._decl(d)
             prev_end, prev_multi = d.span.end_line, multi
         self._gap(prev_end, len(self.lines) + 1, "", force_blank=False, trailing=True)
+        # nothing should be left; if a layout slip left a comment, it ends the file (and the
+        # order check of format_file refuses the text) rather than vanish
+        self.out.extend(self.comments[line].text for line in sorted(self.comments) if line not in self.used)
         return "\n".join(self.out).rstrip("\n") + "\n"
 
     # comments and blank lines between nodes --------------------------------
@@ -208,24 +243,31 @@ class _Printer:
         if pending and not trailing and self.out and self.out[-1] != "" and not self.out[-1].endswith("{"):
             self.out.append("")
 
-    def _inner_comments(self, start: int, end: int, indent: str) -> str:
-        """Comments inside a node's lines: hoisted above it, except the one on its last line."""
+    def _claim(self, end: int, indent: str, trailing_from: int) -> str:
+        """Take every comment not printed yet on a line up to `end`: the last one, if it ends
+        a line of code from line `trailing_from` on, is returned to end the node's printed
+        line; the others are printed now, on their own lines above the node."""
+        lines = [line for line in sorted(self.comments) if line <= end and line not in self.used]
+        self.used.update(lines)
         trailing = ""
-        for line in range(start, end + 1):
-            c = self.comments.get(line)
-            if c is None or line in self.used:
-                continue
-            self.used.add(line)
-            if line == end:
-                trailing = "  " + c.text
-            else:
-                self.out.append(indent + c.text)
+        if lines and lines[-1] >= trailing_from and self.code[lines[-1] - 1].strip():
+            trailing = "  " + self.comments[lines.pop()].text
+        self.out.extend(indent + self.comments[line].text for line in lines)
         return trailing
 
     def _emit(self, lines: list[str], span, indent: str) -> None:
-        trailing = self._inner_comments(span.line, span.end_line, indent)
-        lines[-1] += trailing
+        lines[-1] += self._claim(span.end_line, indent, trailing_from=span.end_line)
         self.out.extend(lines)
+
+    def _open_line(self, after) -> int:
+        """Line of the `{` that opens a body: the first one after the header's last part with
+        braces of its own (`after`, a span); strings and comments blanked."""
+        line, col = after.end_line, after.end_column - 1
+        while line <= len(self.code):
+            if "{" in self.code[line - 1][col:]:
+                return line
+            line, col = line + 1, 0
+        raise ValueError(f"no body brace after {after}")  # the parser gave a body: cannot be
 
     # declarations ----------------------------------------------------------
     def _header(self, d: ast.Decl) -> str:
@@ -251,17 +293,23 @@ class _Printer:
         if d.body is None:
             self._emit([header], d.span, "")
             return
-        self._block(header, d.body, d.span, "")
+        last_part = max((s for s in (d.name_span, d.target_span, d.value.span if d.value is not None else None) if s),
+                        key=lambda s: (s.end_line, s.end_column))
+        self._block(header, d.body, d.span, self._open_line(last_part), "")
 
-    def _block(self, header: str, body: tuple[ast.Stmt, ...], span, indent: str) -> None:
-        first_body_line = body[0].span.line if body else span.end_line
-        head_trailing = self._inner_comments(span.line, span.line, indent) if first_body_line > span.line else ""
-        if not body and span.line == span.end_line:
+    def _block(self, header: str, body: tuple[ast.Stmt, ...], span, open_line: int, indent: str) -> None:
+        # The header may run over lines (`bands b  # x` / `  of y {`): its comments are taken
+        # here, before the body's. On the `{` line, one after a statement that starts there
+        # is that statement's.
+        first_on_open_line = bool(body) and body[0].span.line == open_line
+        head_end = open_line - 1 if first_on_open_line else open_line
+        head_trailing = self._claim(head_end, indent, trailing_from=span.line)
+        if not body and open_line == span.end_line:
             self.out.append(f"{indent}{header} {{}}{head_trailing}")
             return
         self.out.append(f"{indent}{header} {{{head_trailing}")
         inner = indent + INDENT
-        prev_end = span.line
+        prev_end = head_end
         levels = [s for s in body if s.kind == "level"]
         align = self._level_widths(levels)
         for s in body:
@@ -271,7 +319,7 @@ class _Printer:
             self._stmt(s, inner, align)
             prev_end = s.span.end_line
         self._gap(prev_end, span.end_line, inner, force_blank=False, trailing=True)
-        close_trailing = self._inner_comments(span.end_line, span.end_line, indent) if span.end_line > prev_end else ""
+        close_trailing = self._claim(span.end_line, indent, trailing_from=span.end_line) if span.end_line > prev_end else ""
         self.out.append(f"{indent}}}{close_trailing}")
 
     # statements ------------------------------------------------------------
@@ -294,7 +342,7 @@ class _Printer:
             if f["body"] is None:
                 self._emit([f"{indent}{head} = {expr(f['value'])}"], s.span, indent)
             else:
-                self._block(head, f["body"], s.span, indent)
+                self._block(head, f["body"], s.span, self._open_line(f["values"].span), indent)
         elif s.kind == "given":
             self._emit(self._given(f, indent), s.span, indent)
         else:

@@ -58,7 +58,7 @@ def parse(source: str, path: str) -> tuple[ast.File | None, list[Diagnostic]]:
             raise exc.orig_exc from exc
         if reporter.has_errors:
             break
-        return ast.File(path=path, source=source, decls=tuple(decls), comments=_comments(source)), reporter.sorted()
+        return ast.File(path=path, source=source, decls=tuple(decls), comments=find_comments(source)), reporter.sorted()
     return None, reporter.sorted()
 
 
@@ -88,7 +88,8 @@ def _too_deep(tree, path: str, reporter: Reporter) -> bool:
 _STRING_OR_COMMENT = re.compile(r'"([^"\\\n]|\\.)*"|#[^\n]*')
 
 
-def _comments(source: str) -> tuple[ast.Comment, ...]:
+def find_comments(source: str) -> tuple[ast.Comment, ...]:
+    """Every comment of a text, in order. `fmt` checks its output against its input with it."""
     out = []
     line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
     for m in _STRING_OR_COMMENT.finditer(source):
@@ -96,6 +97,11 @@ def _comments(source: str) -> tuple[ast.Comment, ...]:
             line = _line_of(line_starts, m.start())
             out.append(ast.Comment(line, m.start() - line_starts[line - 1] + 1, m.group(0).rstrip()))
     return tuple(out)
+
+
+def code_only(line: str) -> str:
+    """One line with its strings and its comment blanked, same length: what is left is code."""
+    return _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group(0)), line)
 
 
 def _line_of(line_starts: list[int], offset: int) -> int:
@@ -194,7 +200,7 @@ def _unclosed_brace(text: str, before_line: int) -> tuple[int, int] | None:
     """Line and column of the innermost `{` still open at the start of `before_line`."""
     stack: list[tuple[int, int]] = []
     for lineno, ln in enumerate(text.split("\n")[: before_line - 1], start=1):
-        code = _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group(0)), ln)
+        code = code_only(ln)
         for col, ch in enumerate(code, start=1):
             if ch == "{":
                 stack.append((lineno, col))
