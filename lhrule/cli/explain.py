@@ -120,6 +120,8 @@ def _line(node) -> str:
         text += f"  [blue]{escape(where)}[/]"
     if node.cite and node.kind not in ("event",):
         text += f"\n[green]cite {escape(node.cite)}[/]"
+    for assumption in node.assumptions:
+        text += f"\n[yellow]assumption {escape(assumption)}[/]"
     return text
 
 
@@ -158,6 +160,7 @@ def to_html(root) -> str:
             body += f'<div class="r">{esc(node.rule["file"])}:{node.rule["line"]}:{node.rule["column"]}</div>'
         if node.cite:
             body += f'<div class="c">cite {esc(node.cite)}</div>'
+        body += "".join(f'<div class="c">assumption {esc(a)}</div>' for a in node.assumptions)
         inner = "".join(item(c, depth + 1) for c in node.children)
         if not inner:
             return f"<div class='leaf'>{title}{body}</div>"

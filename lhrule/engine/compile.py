@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 from lhrule.engine import ir
 from lhrule.engine.diagnostics import Diagnostic, Reporter, Span, did_you_mean
+from lhrule.engine.metrics import extend_metrics
 
 if TYPE_CHECKING:  # the compiler proper is imported when a rulebook is compiled, not found cached
     from lhrule.engine.build import Source
@@ -31,6 +32,9 @@ ALLOWED: dict[str, set[str]] = {
     "dimension": COMMON | {"weights", "override", "unassessed"},
     "indicator": COMMON | {"dimension", "over", "window", "where", "once", "measure", "min_sample", "direction",
                            "status", "only_for", "round"},
+    # a metric is an indicator's statements, for indicators to extend; its dates are theirs
+    "metric": {"cite", "assumption", "dimension", "over", "window", "where", "once", "measure", "min_sample",
+               "direction", "status", "only_for", "round"},
     "exclusion": COMMON | {"applies", "when"},
     "bands": COMMON | {"level"},
     "score": COMMON | {"weights", "override", "unassessed", "round"},
@@ -47,7 +51,7 @@ ACCUMULATE = {"cite", "assumption"}
 STMT_WORDS = {"as_of": "as of", "min_sample": "min sample", "only_for": "only for", "measure": "measure (rate, "
               "average, total, count)", "status": "display only / assessed", "level": "level line",
               "override": "for … in", "once": "once per", "applies": "applies to"}
-CITED = {"param", "dimension", "indicator", "exclusion", "bands", "score", "grade", "action", "revise", "retire"}
+CITED = {"param", "dimension", "metric", "indicator", "exclusion", "bands", "score", "grade", "action", "revise", "retire"}
 
 
 class Compiled:
@@ -135,6 +139,7 @@ def _compile_files(files: list[ast.File], rep: Reporter, sources: dict[str, str]
     decls = [d for f in files[1:] + files[:1] for d in f.decls if d.kind != "include"]
     for d in decls:
         _check_statements(d, rep)
+    decls = extend_metrics(decls, rep)
     header = _header(files, decls, rep)
     builder = Builder(rep, header["timezone"], header["effective"], sources)
     sources = _version_sources(decls, header["effective"], rep)
