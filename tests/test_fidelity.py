@@ -157,3 +157,34 @@ def test_a_library_checked_alone_checks_its_metrics(tmp_path):
     used = compile_rulebook(folder / "taobao" / "service-standard-2024.rule")
     assert ("E013", True, _line_of(library, "  window last 30 days on rated")) in [
         (d.code, d.span.file.endswith("common/taobao-tmall.rule"), d.span.line) for d in used.diagnostics]
+
+
+def test_a_version_date_named_once_is_changed_in_one_line(tmp_path):
+    from lhrule.engine.compile import compile_rulebook
+
+    folder = tmp_path / "rulebooks"
+    shutil.copytree(RULEBOOKS, folder)
+    (folder / "lhrule.toml").write_text("", encoding="utf-8")
+    a = folder / "taobao" / "lighthouse.rule"
+
+    def statuses() -> list[tuple[str, object, object, str]]:
+        rb = compile_rulebook(a).rulebook
+        return [(i.name, i.effective.start, i.effective.end, i.status) for i in rb.indicators
+                if i.name in ("refund_handling_time", "aftersale_task_time")]
+
+    import datetime as dt
+    day = dt.date
+    assert statuses() == [
+        ("refund_handling_time", day(2023, 1, 1), day(2024, 11, 30), "assessed"),
+        ("refund_handling_time", day(2024, 12, 1), None, "display_only"),
+        ("aftersale_task_time", day(2023, 1, 1), day(2024, 11, 30), "assessed"),
+        ("aftersale_task_time", day(2024, 12, 1), None, "display_only")]
+    text = a.read_text(encoding="utf-8")
+    assert text.count("param display_only_from = 2024-12-01 {") == 1
+    a.write_text(text.replace("param display_only_from = 2024-12-01 {", "param display_only_from = 2025-06-01 {"),
+                 encoding="utf-8")
+    assert statuses() == [
+        ("refund_handling_time", day(2023, 1, 1), day(2025, 5, 31), "assessed"),
+        ("refund_handling_time", day(2025, 6, 1), None, "display_only"),
+        ("aftersale_task_time", day(2023, 1, 1), day(2025, 5, 31), "assessed"),
+        ("aftersale_task_time", day(2025, 6, 1), None, "display_only")]
