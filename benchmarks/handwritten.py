@@ -25,7 +25,7 @@ import duckdb
 from benchmarks.agreement import dataset_folder, Results, compare, exit_if_different, lhrule_results
 
 SQL = (Path(__file__).resolve().parent / "handwritten_basic_service.sql").read_text(encoding="utf-8")
-TABLES = ("shops", "orders", "consultations", "reviews", "refunds", "complaints")
+TABLES = ("shops", "orders", "consultations", "reviews", "refunds", "complaints", "appeals", "force_majeure")
 
 
 def score_sql(data: Path, as_of: dt.date) -> Results:

@@ -43,11 +43,13 @@ COLUMNS = {
     "shops": ["shop_id", "main_category", "platform"],
     "consultations": ["consultation_id", "shop_id", "buyer_id", "sub_account", "asked_at", "first_reply_at",
                       "first_reply_kind", "first_human_reply_at", "blocked_before_reply"],
-    "orders": ["order_id", "shop_id", "paid_at", "picked_up_at"],
+    "orders": ["order_id", "shop_id", "paid_at", "picked_up_at", "ship_region", "recv_region"],
     "reviews": ["review_id", "shop_id", "created_at", "item_score", "logistics_score"],
     "refunds": ["refund_id", "shop_id", "order_id", "kind", "requested_at", "merchant_agreed_at",
                 "buyer_returned_at", "completed_at", "platform_intervened", "dispute_ruled_against_merchant"],
     "complaints": ["complaint_id", "shop_id", "ruled_at", "upheld", "resolved_by_merchant"],
+    "appeals": ["appeal_id", "order_id", "indicator", "filed_at", "decided_at", "accepted"],
+    "force_majeure": ["notice_id", "region", "starts_on", "ends_on", "indicators"],
 }
 KEYS = {table: columns[0] for table, columns in COLUMNS.items()}
 
@@ -104,7 +106,7 @@ def tmall(shop: Event) -> bool:
 
 def answered(e: Event) -> bool:
     return not e["blocked_before_reply"] and (
-        (e["first_reply_kind"] in {"human", "bot"} and same_day(e["first_reply_at"], e["asked_at"]))
+        (e["first_reply_kind"] in {"human", "bot", "bot_assist"} and same_day(e["first_reply_at"], e["asked_at"]))
         or same_day(e["first_human_reply_at"], e["asked_at"]))
 
 
@@ -112,9 +114,12 @@ def picked_up_in_time(e: Event) -> bool:
     return e["picked_up_at"] is not None and e["picked_up_at"] - e["paid_at"] <= PICKUP_LIMIT
 
 
-def rules(as_of: dt.date, disputed_orders: set[str]) -> list[Indicator]:
+def rules(as_of: dt.date, disputed_orders: set[str], excluded: dict[str, set[str]] | None = None) -> list[Indicator]:
     """The indicators in force on as_of; `disputed_orders` are the orders with a refund ruled
-    against the merchant and completed before as_of (the `exists refunds r …` of 纠纷退款率)."""
+    against the merchant and completed before as_of (the `exists refunds r …` of 纠纷退款率);
+    `excluded` the orders each indicator's exclusions remove."""
+    excluded = excluded or {}
+    pickup_out, dispute_out = excluded.get("pickup_24h", set()), excluded.get("dispute_refund_rate", set())
     consultation = (lambda e: (e["buyer_id"], e["sub_account"], e["asked_at"].date()))
     if as_of >= RETURN_TIME_REVISED:
         return_where = (lambda e: e["kind"] == "return_refund", lambda e: not e["platform_intervened"],
@@ -131,7 +136,7 @@ def rules(as_of: dt.date, disputed_orders: set[str]) -> list[Indicator]:
                   average=lambda e: micros(e["first_human_reply_at"] - e["asked_at"]), unit=MICROS),
         Indicator("pickup_24h", "logistics", "orders", "paid_at", (32, 3), True,
                   lambda s: tmall(s) and s["main_category"] not in LOGISTICS_REVIEW_CATEGORIES,
-                  rate=picked_up_in_time),
+                  where=(lambda e: e["order_id"] not in pickup_out,), rate=picked_up_in_time),
         Indicator("logistics_review", "logistics", "reviews", "created_at", (30, 1), True,
                   lambda s: tmall(s) and s["main_category"] in LOGISTICS_REVIEW_CATEGORIES,
                   average=lambda e: e["logistics_score"]),
@@ -143,7 +148,7 @@ def rules(as_of: dt.date, disputed_orders: set[str]) -> list[Indicator]:
         Indicator("return_refund_time", "aftersale", "refunds", "completed_at", (30, 1), False, tmall,
                   where=return_where, average=return_time, unit=MICROS),
         Indicator("dispute_refund_rate", "dispute", "orders", "paid_at", (30, 1), False, tmall,
-                  rate=lambda e: e["order_id"] in disputed_orders),
+                  where=(lambda e: e["order_id"] not in dispute_out,), rate=lambda e: e["order_id"] in disputed_orders),
         Indicator("complaint_rate", "dispute", "complaints", "ruled_at", (34, 5), False, tmall,
                   where=(lambda e: not e["resolved_by_merchant"],), rate=lambda e: e["upheld"]),
     ]
@@ -245,11 +250,37 @@ def weighted(values: dict[str, Fraction | None], weights: dict[str, Fraction]) -
     return num / den if den else None
 
 
+def exclusions(tables: Tables, before: dt.datetime) -> dict[str, set[str]]:
+    """The orders the platform's exclusions remove: from 24小时揽收及时率 those whose first appeal
+    on it was accepted 48 hours before T or that a natural-disaster notice covers, from 纠纷退款率
+    those of an accepted appeal decided before T, filed within 72 hours of a disputed refund's end."""
+    first: dict[str, list[Event]] = {}
+    for a in tables["appeals"]:
+        if a["indicator"] == "24小时揽收及时率":
+            first.setdefault(a["order_id"], []).append(a)
+    pickup = {order for order, appeals in first.items()
+              for earliest in [min(a["filed_at"] for a in appeals)]
+              if any(a["filed_at"] == earliest and a["accepted"] and a["decided_at"] is not None
+                     and a["decided_at"] + dt.timedelta(hours=48) <= before for a in appeals)}
+    notices = [f for f in tables["force_majeure"] if "24小时揽收及时率" in f["indicators"].split(";")]
+    pickup |= {o["order_id"] for o in tables["orders"] for f in notices
+               if f["region"] in (o["ship_region"], o["recv_region"]) and f["starts_on"] <= o["paid_at"].date() <= f["ends_on"]}
+    disputed_ends: dict[str, list[dt.datetime]] = {}
+    for r in tables["refunds"]:
+        if r["dispute_ruled_against_merchant"] and r["completed_at"] is not None:
+            disputed_ends.setdefault(r["order_id"], []).append(r["completed_at"])
+    dispute = {a["order_id"] for a in tables["appeals"]
+               if a["indicator"] == "纠纷退款率" and a["accepted"] and a["decided_at"] is not None
+               and a["decided_at"] < before
+               and any(a["filed_at"] <= end + dt.timedelta(hours=72) for end in disputed_ends.get(a["order_id"], ()))}
+    return {"pickup_24h": pickup, "dispute_refund_rate": dispute}
+
+
 def evaluate(tables: Tables, as_of: dt.date) -> dict[str, dict]:
     before = midnight(as_of)
     disputed = {r["order_id"] for r in tables["refunds"] if r["dispute_ruled_against_merchant"]
                 and r["completed_at"] is not None and r["completed_at"] < before}
-    indicators = rules(as_of, disputed)
+    indicators = rules(as_of, disputed, exclusions(tables, before))
     tallies = tally_events(indicators, tables, as_of)
     shops = {s["shop_id"]: s for s in tables["shops"]}
     out: dict[str, dict] = {s: {"score": None, "indicators": {}} for s in shops}

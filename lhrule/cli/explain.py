@@ -131,7 +131,9 @@ def _line(node):
     if where:
         parts += ["  ", (v(where), "blue")]
     if node.cite:
-        parts += ["\n", (f"cite {node.cite}", "green")]
+        parts += ["\n", (f"cite {v(node.cite)}", "green")]
+    for assumption in node.assumptions:
+        parts += ["\n", (f"assumption {v(assumption)}", "yellow")]
     return line(*parts)
 
 
@@ -171,6 +173,7 @@ def to_html(root) -> str:
             body += f'<div class="r">{esc(node.rule["file"])}:{node.rule["line"]}:{node.rule["column"]}</div>'
         if node.cite:
             body += f'<div class="c">cite {esc(node.cite)}</div>'
+        body += "".join(f'<div class="c">assumption {esc(a)}</div>' for a in node.assumptions)
         inner = "".join(item(c, depth + 1) for c in node.children)
         if not inner:
             return f"<div class='leaf'>{title}{body}</div>"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 from lhrule.engine import ir
 from lhrule.engine.diagnostics import Diagnostic, Reporter, Span, did_you_mean
+from lhrule.engine.metrics import extend_metrics
 
 if TYPE_CHECKING:  # the compiler proper is imported when a rulebook is compiled, not found cached
     from lhrule.engine.build import Source
@@ -30,6 +31,9 @@ ALLOWED: dict[str, set[str]] = {
     "dimension": COMMON | {"weights", "override", "unassessed"},
     "indicator": COMMON | {"dimension", "over", "window", "where", "once", "measure", "min_sample", "direction",
                            "status", "only_for", "round"},
+    # a metric is an indicator's statements, for indicators to extend; its dates are theirs
+    "metric": {"cite", "assumption", "dimension", "over", "window", "where", "once", "measure", "min_sample",
+               "direction", "status", "only_for", "round"},
     "exclusion": COMMON | {"applies", "when"},
     "bands": COMMON | {"level"},
     "score": COMMON | {"weights", "override", "unassessed", "round"},
@@ -46,7 +50,7 @@ ACCUMULATE = {"cite", "assumption"}
 STMT_WORDS = {"as_of": "as of", "min_sample": "min sample", "only_for": "only for", "measure": "measure (rate, "
               "average, total, count)", "status": "display only / assessed", "level": "level line",
               "override": "for … in", "once": "once per", "applies": "applies to"}
-CITED = {"param", "dimension", "indicator", "exclusion", "bands", "score", "grade", "action", "revise", "retire"}
+CITED = {"param", "dimension", "metric", "indicator", "exclusion", "bands", "score", "grade", "action", "revise", "retire"}
 
 
 class Compiled:
@@ -131,6 +135,7 @@ def _compile_files(files: list[ast.File], rep: Reporter, sources: dict[str, str]
     decls = [d for f in files[1:] + files[:1] for d in f.decls if d.kind != "include"]
     for d in decls:
         _check_statements(d, rep)
+    decls = extend_metrics(decls, rep)
     header = _header(files, decls, rep)
     builder = Builder(rep, header["timezone"], header["effective"], sources)
     sources = _version_sources(decls, header["effective"], rep)
@@ -247,9 +252,11 @@ def _version_sources(decls: list[ast.Decl], default: ir.Effective, rep: Reporter
                                      f"`revise {d.name} effective DATE {{ … }}`")
                 continue
         versions.append(Source(decl=d, stmts=stmts, effective=eff, explicit=eff_stmt is not None))
-    changes = sorted((d for d in decls if d.kind in ("revise", "retire")), key=lambda d: d.date or "")
+    dates = _version_dates(decls, rep)
+    changes = sorted((d for d in decls if d.kind in ("revise", "retire")),
+                     key=lambda d: dates.get(d.date, d.date) or "")
     for change in changes:
-        _apply_change(change, by_name, rep)
+        _apply_change(change, by_name, rep, dates)
     out: list[Source] = []
     for name, versions in by_name.items():
         for i, a in enumerate(versions):
@@ -264,14 +271,42 @@ def _version_sources(decls: list[ast.Decl], default: ir.Effective, rep: Reporter
     return out
 
 
-def _apply_change(change: ast.Decl, by_name: dict[str, list[Source]], rep: Reporter) -> None:
+def _version_dates(decls: list[ast.Decl], rep: Reporter) -> dict[str, str | None]:
+    """The params a revision takes its date from (`revise x effective display_from`), each with
+    its date; None for one that holds no date, or one varying by group (reported here)."""
+    named = {d.name: d for d in decls if d.kind == "param"}
+    out: dict[str, str | None] = {}
+    for change in (d for d in decls if d.kind in ("revise", "retire") and d.date in named):
+        param = named[change.date]
+        if getattr(param.value, "kind", None) != "date":
+            rep.error("E041", f"`{change.date}` is not a date: a {change.kind} takes a date or a param holding one",
+                      change.span, notes=(f"`{change.date}` is declared at {param.name_span}",))
+            out[change.date] = None
+        elif any(s.kind == "override" for s in param.body or ()):
+            rep.error("E041", f"param `{change.date}` varies by group: a version date is the same for every shop",
+                      change.span, notes=(f"`{change.date}` is declared at {param.name_span}",))
+            out[change.date] = None
+        else:
+            out[change.date] = param.value.text
+    return out
+
+
+def _apply_change(change: ast.Decl, by_name: dict[str, list[Source]], rep: Reporter,
+                  dates: dict[str, str] | None = None) -> None:
     from lhrule.engine.build import Source
     from lhrule.grammar import ast
 
+    dates = dates or {}
+    if change.date in dates and dates[change.date] is None:
+        return  # a param that holds no date: reported
     try:
-        day = dt.date.fromisoformat(change.date or "")
+        day = dt.date.fromisoformat(dates.get(change.date, change.date) or "")
     except ValueError:
-        rep.error("E002", f"`{change.date}` is not a valid date", change.span)
+        if change.date and change.date[0].isalpha():
+            rep.error("E041", f"`{change.date}` is neither a date nor a param holding one", change.span,
+                      suggestion=f"declare `param {change.date} = 2024-12-01`, or write the date")
+        else:
+            rep.error("E002", f"`{change.date}` is not a valid date", change.span)
         return
     versions = by_name.get(change.name)
     if not versions:

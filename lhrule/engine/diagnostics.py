@@ -53,6 +53,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E036": ("statement given twice", "two `window` lines in one indicator"),
     "E040": ("bad include", 'include "../../etc/passwd.rule"'),
     "E041": ("bad revision", "revise x effective 2020-01-01 before x is in force"),
+    "E042": ("bad metric", "indicator pickup extends no_such_metric { … }"),
     "E050": ("bad test", "expect x for \"s1\" = 3m  where x is a rate"),
     "E060": ("bad header", 'timezone "Mars/Olympus"'),
     "E061": ("bad range", "effective 2024-12-31 .. 2024-01-01"),

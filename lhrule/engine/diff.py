@@ -121,7 +121,36 @@ def describe(kind: str, name: str, a: ir.Decl | None, b: ir.Decl | None, sources
     change = STATUS[b.status] if "status" in fields and kind == "indicator" else "changed"
     details = [line for f in fields if f not in ("cites", "assumptions")
                for line in _details(f, getattr(a, f, None), getattr(b, f, None), sources)]
+    details += _elsewhere(fields, a, b)
     return RuleChange(change, kind, name, fields, a.span, b.span, dimension, details)
+
+
+def _elsewhere(fields: list[str], a: ir.Decl, b: ir.Decl) -> list[str]:
+    """Where a changed statement is written outside the declaration's own file (a metric of
+    an included library that the indicator extends), so the change is told at its source."""
+    out = []
+    for f in fields:
+        for decl, when in ((b, "now"), (a, "was")):
+            span = _first_span(getattr(decl, f, None))
+            if span is not None and span.file != decl.span.file:
+                out.append(f"{f}: {when} from {span.file}:{span.line}")
+                break
+    return out
+
+
+def _first_span(value, depth: int = 0) -> ir.Span | None:
+    if value is None or depth > 3:
+        return None
+    span = getattr(value, "span", None)
+    if isinstance(span, ir.Span) and not isinstance(value, ir.Decl):
+        return span
+    items = value if isinstance(value, tuple) else tuple(v for v in getattr(value, "__dict__", {}).values()
+                                                         if v is not None and not isinstance(v, (str, int, bool)))
+    for item in items:
+        found = _first_span(item, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def _details(name: str, a, b, sources: tuple[dict, dict], limit: int = 70) -> list[str]:

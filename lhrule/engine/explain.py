@@ -36,12 +36,15 @@ class Node:
     cite: str | None = None
     children: list[Node] = field(default_factory=list)
     data: dict = field(default_factory=dict)
+    assumptions: tuple[str, ...] = ()  # the readings of the rule that the policy text leaves open
 
     def to_json(self) -> dict:
         out = {"kind": self.kind, "name": self.name, "value": self.value}
         if self.detail:
             out["detail"] = self.detail
         out.update({"rule": self.rule, "cite": self.cite})
+        if self.assumptions:
+            out["assumptions"] = list(self.assumptions)
         out.update(self.data)
         out["children"] = [c.to_json() for c in self.children]
         return out
@@ -99,7 +102,7 @@ class Explainer:
         for name, gr in zip(res.grades, res.plan.grades):
             level = res.grades[name]
             node = Node("grade", name, value=level.label if level else None, rule=_rule((level or gr).span),
-                        cite=_cite(gr),
+                        cite=_cite(gr), assumptions=gr.assumptions,
                         detail=self._level_text(level, gr.levels) if level else "no score to grade",
                         data={"label": gr.label})
             sc = res.scores.get(gr.score)
@@ -138,6 +141,7 @@ class Explainer:
             detail += f"; rounded to {decl.round} places"
         node = Node(kind, part.name, value=num(part.value), detail=detail,
                     rule=_rule(part.override.span if part.override else decl.span), cite=_cite(decl),
+                    assumptions=decl.assumptions,
                     data={"label": decl.label, "weights": {n: num(w) for n, w in part.weights.items()},
                           "weights_from": where})
         for name, weight in part.weights.items():
@@ -197,6 +201,7 @@ class Explainer:
             if r.points is not None:
                 detail += f" → {num(r.points)} points"
         node = Node("indicator", ind.name, value=show(r.value), detail=detail, rule=_rule(ind.span), cite=_cite(ind),
+                    assumptions=ind.assumptions,
                     data={"label": ind.label, "assessed": r.assessed, "numerator": r.numerator if isinstance(
                         r.numerator, int) else num(r.numerator, 6), "denominator": r.rows,
                           "band": r.level.label if r.level else None, "points": num(r.points),
@@ -276,8 +281,9 @@ class Explainer:
         if on and since:
             detail += f"; in force since {since}"
         return Node("action", action.name, value="in force" if on else "not in force", detail=detail,
-                    rule=_rule(action.span), cite=_cite(action), data={"label": action.label, "in_force": on,
-                                                                       "since": since.isoformat() if since else None})
+                    rule=_rule(action.span), cite=_cite(action),
+                    assumptions=action.assumptions,
+                    data={"label": action.label, "in_force": on, "since": since.isoformat() if since else None})
 
 
 def _verdict_sql(ind: ir.Indicator, exclusions: list[str]) -> exp.Expression:

@@ -108,7 +108,7 @@ class Stmt:
 @dataclass(frozen=True, slots=True)
 class Decl:
     """A top-level declaration. `kind` is its keyword (rulebook, include, entity, table,
-    param, dimension, indicator, exclusion, bands, score, grade, action, revise, retire,
+    param, dimension, metric, indicator, exclusion, bands, score, grade, action, revise, retire,
     test). For include, `name` is the path; for test, the test's title; for revise and
     retire, the target's name with the date in `date`."""
 
@@ -122,6 +122,8 @@ class Decl:
     rank_within: str | None = None  # bands: `by rank within COLUMN`
     value: Expr | None = None  # param: `= VALUE`
     date: str | None = None  # revise/retire: `effective DATE`
+    extends: str | None = None  # indicator: `extends METRIC`
+    extends_span: Span | None = None
     body: tuple[Stmt, ...] | None = None
 
 

@@ -284,6 +284,8 @@ class _Printer:
             text += f" of {d.target}"
         if d.rank_within:
             text += f" by rank within {d.rank_within}"
+        if d.extends:
+            text += f" extends {d.extends}"
         if d.value is not None:
             text += f" = {expr(d.value)}"
         return text

@@ -289,6 +289,9 @@ class _Builder(Transformer):
     def value_clause(self, meta, children):
         return ("value", children[0])
 
+    def extends_clause(self, meta, children):
+        return ("extends", str(children[0]), _tok_span(self.file, children[0]))
+
     def body(self, meta, children):
         return ("body", tuple(children))
 
@@ -307,6 +310,8 @@ class _Builder(Transformer):
                 extra.update(target=part[1], target_span=part[2], rank_within=part[3])
             elif tag == "value":
                 extra["value"] = part[1]
+            elif tag == "extends":
+                extra.update(extends=part[1], extends_span=part[2])
             elif tag == "body":
                 extra["body"] = part[1]
         return ast.Decl(kind=kind, name=name if name is not None else str(name_tok), span=self._sp(meta),
