@@ -26,8 +26,20 @@ from lhrule.grammar.parser import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 RULEBOOKS = sorted(ROOT.glob("rulebooks/**/*.rule")) + sorted(ROOT.glob("tests/golden/good/*.rule"))
-SCHEMA = (ROOT / "rulebooks" / "common" / "events.rule").read_text(encoding="utf-8")
-_INCLUDE = re.compile(r'include\s+"[^"]*events\.rule"')
+COMMON = ROOT / "rulebooks" / "common"  # every include of the repository's rulebooks is a file of it
+_INCLUDE = re.compile(r'include\s+"([^"]*)"')
+
+
+def _inlined(text: str, seen: set[str]) -> str:
+    """`text` with each include replaced by the file it names (once), so it compiles from a string."""
+    def one(m: re.Match) -> str:
+        name = Path(m.group(1)).name
+        if name in seen:
+            return ""
+        seen.add(name)
+        return _inlined((COMMON / name).read_text(encoding="utf-8"), seen)
+
+    return _INCLUDE.sub(one, text)
 
 
 @cache
@@ -49,8 +61,8 @@ def _lark_all_tokens(grammar: str) -> Lark:
 
 
 def _ir(text: str):
-    """The compiled IR, the shared schema read in place of its include (so it compiles)."""
-    result = compile_text(_INCLUDE.sub(lambda _: SCHEMA, text), "f.rule")
+    """The compiled IR, the included files read in place of their includes (so it compiles)."""
+    result = compile_text(_inlined(text, set()), "f.rule")
     return None if result.rulebook is None else _without_spans(result.rulebook.model_dump(mode="json"))
 
 
