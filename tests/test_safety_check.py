@@ -68,3 +68,52 @@ def test_every_field_of_the_rulebook_ir_is_compared_by_diff_or_listed_as_not_sco
     a = ir.Table(name="t", columns=(), span=ir.Span(file="f", line=1, column=1, end_line=1, end_column=1))
     b = a.model_copy(update={"entity": True, "span": a.span.model_copy(update={"line": 9})})
     assert describe("table", "t", a, b, ({}, {}), {}).fields == ["entity"]
+
+
+# ---------------------------------------------------------------- names that differ only in case
+
+def _errors(text: str) -> list[tuple[str, int, str]]:
+    from conftest import compile_snippet
+
+    result = compile_snippet(text)
+    return [(d.code, d.span.line - _SNIPPET_LINE, d.message) for d in result.diagnostics if d.is_error]
+
+
+def _snippet_line() -> int:
+    from conftest import SCHEMA
+
+    return 4 + SCHEMA.count("\n")  # the header (3 lines), the schema, the line between
+
+
+_SNIPPET_LINE = _snippet_line()
+IND = 'indicator {name} "x" {{\n  over orders\n  window last 30 days on paid_at\n  count\n}}\n'
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('table Orders "o" {\n  order_id: id key\n}\n', (1, "table `Orders` differs from table `orders` only in case")),
+    ('table t "t" {\n  a_id: id key\n  A_id: id\n}\n', (3, "column `A_id` differs from column `a_id` only in case")),
+    ("param limit = 3m\nparam LIMIT = 5m\n", (2, "param `LIMIT` differs from param `limit` only in case")),
+    (IND.format(name="fast") + IND.format(name="Fast"), (6, "indicator `Fast` differs from indicator `fast` only in case")),
+    ('dimension d "d" { }\ndimension D "d" { }\n', (2, "dimension `D` differs from dimension `d` only in case")),
+    ('param Shops = 3\n', (1, "param `Shops` differs from entity `shops` only in case")),
+    (IND.format(name="x").replace("count", "rate where exists refunds r where r.order_id = order_id and "
+                                           "(exists refunds R where R.amount > r.amount)"),
+     (4, "the row `R` differs from the row `r` around it only in case")),
+], ids=["table", "column", "param", "indicator", "dimension", "param-vs-entity", "exists-alias"])
+def test_names_that_differ_only_in_case_are_refused_at_the_second(text, expected):
+    errors = _errors(text)
+    assert ("E016", *expected) in errors, errors
+
+
+def test_names_that_differ_only_in_case_are_refused_in_an_included_file_too(tmp_path):
+    from lhrule.engine.compile import compile_rulebook
+
+    (tmp_path / "lib.rule").write_text((ROOT / "rulebooks" / "common" / "events.rule").read_text(encoding="utf-8"),
+                                       encoding="utf-8")
+    (tmp_path / "main.rule").write_text('rulebook m "m" { }\ninclude "lib.rule"\n' + IND.format(name="SHOPS"),
+                                        encoding="utf-8")
+    result = compile_rulebook(tmp_path / "main.rule")
+    [diag] = [d for d in result.diagnostics if d.code == "E016"]
+    assert diag.span.file.endswith("main.rule") and diag.span.line == 3
+    assert diag.message == "indicator `SHOPS` differs from entity `shops` only in case"
+    assert diag.notes[0].startswith("entity `shops` is declared at ") and "lib.rule:6:8" in diag.notes[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lhrule.engine import ir
+from lhrule.engine.compile import same_but_case
 from lhrule.engine.diagnostics import Reporter, did_you_mean
 from lhrule.engine.build_scoring import ScoringBuilder
 from lhrule.engine.build_tests import TestBuilder
@@ -117,6 +118,9 @@ class Builder(ScoringBuilder, TestBuilder):
             name = s.f["name"]
             if any(c.name == name for c in columns):
                 self.rep.error("E011", f"column `{name}` is declared twice in {d.name}", s.f["name_span"])
+                continue
+            twin = next((c for c in columns if c.name.lower() == name.lower()), None)
+            if twin is not None and same_but_case(name, s.f["name_span"], "column", twin, self.rep):
                 continue
             typ = self._type(s.f["type"])
             if typ is None:

@@ -353,6 +353,11 @@ class Checker:
             self.rep.error("E012", f"unknown table `{e.table}`", e.span, suggestion=did_you_mean(e.table, scope.tables))
             return None
         alias = e.alias or e.table
+        twin = next((a for a in scope.aliases if a.lower() == alias.lower() and a != alias), None)
+        if twin is not None:  # the engines would read the outer row for the inner one
+            self.rep.error("E016", f"the row `{alias}` differs from the row `{twin}` around it only in case", e.span,
+                           suggestion=f"name it apart from `{twin}`, e.g. `{alias}2`")
+            return None
         cond = self.condition(e.cond, scope.with_alias(alias, e.table))
         if cond is None:
             return None
