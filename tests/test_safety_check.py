@@ -133,7 +133,9 @@ from collections import Counter  # noqa: E402
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 TRIED: Counter = Counter()
-PARAMS = "param p_num = 2.5\nparam p_dur = 30m\nparam p_zero = 0\n"
+PARAMS = ('param p_num = 2.5\nparam p_dur = 30m\nparam p_zero = 0\n'
+          'param p_set = {"c1"} {\n  for main_category in {"c2"} = {"c2"}\n}\n'
+          'param p_halves = {0, 1.5} {\n  for main_category in {"c2"} = {5.25}\n}\n')
 
 
 NUMBER_LEAVES = st.sampled_from(["amount", "0", "2", "1.5", "0.001", "p_num", "p_zero", "hour(paid_at)"])
@@ -175,7 +177,8 @@ def _conditions(numbers, durations, times, texts, extra=()):
                        numbers.map(lambda a: f"{a} in {{1, 2.5, 0}}"),
                        st.tuples(numbers, numbers, numbers).map(lambda p: f"{p[0]} in {p[1]} .. {p[2]}"),
                        st.tuples(numbers, numbers).map(lambda p: f"{p[0]} not in 0 .. {p[1]}"),
-                       texts.map(lambda t: f'{t} in {{"c1", "r1"}}'), *extra)
+                       texts.map(lambda t: f'{t} in {{"c1", "r1"}}'), texts.map(lambda t: f"{t} not in p_set"),
+                       numbers.map(lambda a: f"{a} in p_halves"), numbers.map(lambda a: f"{a} in {{}}"), *extra)
 
     def compose(inner):
         pair = st.tuples(inner, inner)
@@ -257,7 +260,19 @@ def _compiled_and_scored(tmp_path, data, position, engine="duckdb"):
         return None
     TRIED["scored"] += 1
     kw = {"engine": "spark", "spark_master": "local[1]"} if engine == "spark" else {}
-    return lhrule.score(lhrule.load(path), data, as_of="2024-06-30", **kw).to_json()
+    run = lhrule.score(lhrule.load(path), data, as_of="2024-06-30", **kw)
+    if engine == "duckdb":  # explained too, and every query it can send written for Spark
+        from lhrule.engine.dialect import NotPortable, render
+        from lhrule.engine.explain import Explainer
+        from lhrule.engine.query import every_query
+
+        assert Explainer(run.con, run.rulebook.ir, run.rulebook.sources).explain("a", run.days[0]) is not None
+        for _, _, query in every_query(run.rulebook.ir):
+            try:
+                render(query, "spark")
+            except NotPortable:
+                TRIED["not portable to Spark"] += 1
+    return run.to_json()
 
 
 @settings(max_examples=150, deadline=None, derandomize=True,
@@ -305,6 +320,18 @@ def _values(tmp_path, data, body: str, extra: str = "") -> dict:
 def test_a_well_typed_condition_scores_with_its_exact_value(tmp_path, tiny_events, condition, a, b):
     got = _values(tmp_path, tiny_events, f"  where {condition}\n  count\n")
     assert got == {"a": (a, None), "b": (b, None)}
+
+
+@pytest.mark.parametrize("condition, a, b", [
+    ("category in p_set", "2", "2"),  # a: {"c1"}; b, of main category c2: {"c2"}
+    ("category not in p_set", "0", "0"),
+    ("amount / 2 in p_halves", "1", "0"),  # a: {0, 1.5}; b: {5.25}
+    ("amount in {}", "0", "0"),
+    ("amount not in {}", "2", "2"),
+])
+def test_a_set_param_with_per_group_values_and_an_empty_set_are_looked_in(tmp_path, tiny_events, condition, a, b):
+    got = _values(tmp_path, tiny_events, f"  where {condition}\n  count\n")
+    assert {shop: value for shop, (value, _) in got.items()} == {"a": a, "b": b}
 
 
 @pytest.mark.parametrize("body, code, message", [
@@ -370,3 +397,15 @@ def test_an_exact_fraction_is_exact_on_spark(tmp_path, tiny_events, condition):
     duck = lhrule.score(path, tiny_events, as_of="2024-06-30").to_json()
     spark = lhrule.score(path, tiny_events, as_of="2024-06-30", engine="spark", spark_master="local[1]").to_json()
     assert spark == duck
+
+
+def test_explain_of_a_divided_condition_names_the_part_that_failed(tmp_path, tiny_events):
+    from typer.testing import CliRunner
+
+    from lhrule.cli.main import app
+
+    path = _rulebook(tmp_path, "  rate where amount / (amount - 3) > 1 and amount > 0\n", "")
+    result = CliRunner().invoke(app, ["explain", "b", "--rulebook", str(path), "--data", str(tiny_events),
+                                      "--as-of", "2024-06-30", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "o3" in result.output and "o4" in result.output

@@ -237,22 +237,40 @@ class Compiler:
         return best
 
     def _in(self, e: ir.InSet) -> exp.Expression:
-        if divides(e.left) and isinstance(e.right, ir.SetValue):
-            n, d = self.ratio(e.left)
-            found = exp.or_(*(self.compare("=", (n, d), self.ratio(i)) for i in e.right.items)) \
-                if e.right.items else exp.false()
-            return exp.Not(this=exp.paren(found)) if e.negated else exp.paren(found)
-        left = self(e.left)
         if e.right.type.name == "list":
+            left = self(e.left)
             hay = exp.DPipe(this=exp.DPipe(this=lit(";"), expression=self(e.right)), expression=lit(";"))
             needle = exp.DPipe(this=exp.DPipe(this=lit(";"), expression=left), expression=lit(";"))
             found = exp.GT(this=exp.StrPosition(this=hay, substr=needle), expression=lit(0))
             return exp.Not(this=exp.paren(found)) if e.negated else found
-        right = self(e.right)
-        items = right.expressions if isinstance(right, exp.Tuple) else [right]
-        left = exp.paren(left) if e.left.type.name == "bool" else left
-        found = exp.In(this=left, expressions=items)
+        if divides(e.left):
+            x = self.ratio(e.left)
+
+            def among(items):
+                return exp.paren(exp.or_(*(self.compare("=", x, self.ratio(i)) for i in items)))
+        else:
+            left = self(e.left)
+            left = exp.paren(left) if e.left.type.name == "bool" else left
+
+            def among(items):
+                return exp.In(this=left.copy(), expressions=[literal_sql(i) for i in items])
+        found = self._per_group(e.right, lambda items: among(items) if items else exp.false())
         return exp.Not(this=exp.paren(found)) if e.negated else found
+
+    def _per_group(self, right: ir.Expr, test) -> exp.Expression:
+        """`test(items)` of a set: a literal one, or a set param with each group's own items
+        (a CASE of conditions: SQL has no CASE that gives a list to look in)."""
+        if isinstance(right, ir.SetValue):
+            return test(right.items)
+        param = self.ctx.params[right.name]  # the checker lets only sets and set params stand here
+        default = test(param.value.items)
+        if not param.overrides:
+            return default
+        shop = self.ctx.join_for(self.ctx.alias, self.ctx.table, (self.ctx.shop_rel,)) if self.ctx.shop_rel \
+            else self.ctx.alias
+        ifs = [exp.If(this=exp.In(this=col(shop, ov.column), expressions=[lit(v) for v in ov.values]),
+                      true=test(ov.value.items)) for ov in param.overrides]
+        return exp.paren(exp.Case(ifs=ifs, default=default))
 
     def _in_range(self, e: ir.InRange) -> exp.Expression:
         if any(divides(x) for x in (e.left, e.lo, e.hi)):

@@ -346,6 +346,9 @@ class Checker:
             return None
         if rhs.type.name == "list":
             ok = lhs.type.name in ("string", "id", "enum")
+        elif rhs.type.name == "set" and not isinstance(rhs, (ir.SetValue, ir.ParamRef)):
+            self.rep.error("E020", "`in` looks in a set written out, {a, b}, or in a set param", e.right.span)
+            return None
         elif rhs.type.name == "set":
             ok = rhs.type.elem is None or comparable(lhs.type, rhs.type.elem)
             if ok and isinstance(rhs, ir.SetValue):
