@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lhrule.engine import ir
+from lhrule.engine.compile import same_but_case
 from lhrule.engine.diagnostics import Reporter, did_you_mean
 from lhrule.engine.build_scoring import ScoringBuilder
 from lhrule.engine.build_tests import TestBuilder
-from lhrule.engine.typecheck import BASE_TYPES, NUMBER, STRING, Checker, Scope, describe
+from lhrule.engine.typecheck import (BASE_TYPES, MAX_SCALE, NUMBER, NUMBER_SCALE, STRING, Checker, Scope, describe,
+                                     divides, scales, widest)
 from lhrule.grammar import ast
 
 
@@ -118,6 +120,9 @@ class Builder(ScoringBuilder, TestBuilder):
             if any(c.name == name for c in columns):
                 self.rep.error("E011", f"column `{name}` is declared twice in {d.name}", s.f["name_span"])
                 continue
+            twin = next((c for c in columns if c.name.lower() == name.lower()), None)
+            if twin is not None and same_but_case(name, s.f["name_span"], "column", twin, self.rep):
+                continue
             typ = self._type(s.f["type"])
             if typ is None:
                 continue
@@ -175,6 +180,31 @@ class Builder(ScoringBuilder, TestBuilder):
     def known_but_broken(self, name: str | None, kind: str) -> bool:
         """A declared name whose declaration had errors: say nothing more about it."""
         return self.declared.get(name or "") == kind
+
+    def in_sql(self, e: ir.Expr | None, value: str | None = None, summed: bool = False) -> ir.Expr | None:
+        """`e`, when the engines compute it exactly (else None, reported): it is compiled to SQL.
+        `value` names a place where each row gives a value (a measure, a `once per` key), which
+        a division need not give exactly; `summed`, one the engine adds up in DECIMAL(38,6)."""
+        if e is None:
+            return None
+        if value is not None and divides(e):
+            self.rep.error("E021", f"{value} is a value of each row, and a division need not have an exact one", e.span,
+                           suggestion="divide per shop, or compare instead: `where a > 2 * b` for `a / b > 2`")
+            return None
+        places = scales(e, self.params)[0] if summed else 0
+        limit = NUMBER_SCALE if e.type.name == "number" else 0
+        if places > limit:
+            self.rep.error("E021", f"{value} is added up to {limit} decimal places"
+                                   f"{' of a microsecond' if e.type.name == 'duration' else ''}, and this value has up "
+                                   f"to {places}", e.span, suggestion="multiply by fewer decimal places")
+            return None
+        found = widest(e, self.params)
+        if found is not None:
+            self.rep.error("E021", f"computed exactly, this needs {found[1]} decimal places, and the engines hold "
+                                   f"{MAX_SCALE}", found[0].span,
+                           suggestion="use fewer multiplications and divisions in one comparison")
+            return None
+        return e
 
     def _entity_scope(self, where: str) -> Scope:
         return self.scope(self.entity, where)
@@ -252,9 +282,9 @@ class Builder(ScoringBuilder, TestBuilder):
             return None
         window = self._window(src, table)
         scope = self.scope(table, f"the filter of indicator {d.name}")
-        filters = [self.check.condition(s.f["expr"], scope) for s in src.all("where")]
+        filters = [self.in_sql(self.check.condition(s.f["expr"], scope)) for s in src.all("where")]
         once = src.one("once")
-        once_per = [self.check.check(e, scope) for e in once.f["exprs"]] if once else []
+        once_per = [self.in_sql(self.check.check(e, scope), "a `once per` key") for e in once.f["exprs"]] if once else []
         measure, value_type = self._measure(src, scope)
         min_sample = None
         ms = src.one("min_sample")
@@ -264,10 +294,11 @@ class Builder(ScoringBuilder, TestBuilder):
                 self.rep.error("E020", f"a minimum sample is a count, not {self.check.what(min_sample)}", ms.span)
                 min_sample = None
         kept = src.one("retired_except")
-        retired_except = self.check.condition(kept.f["expr"], self._entity_scope("the `except` condition")) \
+        retired_except = self.in_sql(self.check.condition(kept.f["expr"], self._entity_scope("the `except` condition"))) \
             if kept else None
         only = src.one("only_for")
-        only_for = self.check.condition(only.f["expr"], self._entity_scope("the `only for` condition")) if only else None
+        only_for = self.in_sql(self.check.condition(only.f["expr"], self._entity_scope("the `only for` condition"))) \
+            if only else None
         status = src.one("status")
         direction = src.one("direction")
         rnd = src.one("round")
@@ -329,13 +360,15 @@ class Builder(ScoringBuilder, TestBuilder):
             return ir.Measure(kind="count", expr=None, span=s.span), NUMBER
         if kind == "rate":
             scope.where = "the condition of a rate"
-            cond = self.check.condition(s.f["expr"], scope)
+            cond = self.in_sql(self.check.condition(s.f["expr"], scope))
             return (ir.Measure(kind="rate", expr=cond, span=s.span) if cond else None), NUMBER
         value = self.check.check(s.f["expr"], scope)
         if value is None:
             return None, NUMBER
         if value.type.name not in ("number", "duration"):
             self.rep.error("E020", f"`{kind}` needs a number or a duration, not {self.check.what(value)}", s.f["expr"].span)
+            return None, NUMBER
+        if self.in_sql(value, f"the value of `{kind}`", summed=True) is None:
             return None, NUMBER
         return ir.Measure(kind=kind, expr=value, span=s.span), value.type
 
@@ -367,7 +400,7 @@ class Builder(ScoringBuilder, TestBuilder):
                            applies.span, suggestion="split it into one exclusion per table")
             return None
         table = tables.pop()
-        cond = self.check.condition(when.f["expr"], self.scope(table, f"the condition of exclusion {d.name}"))
+        cond = self.in_sql(self.check.condition(when.f["expr"], self.scope(table, f"the condition of exclusion {d.name}")))
         if cond is None:
             return None
         return ir.Exclusion(applies_to=tuple(names), table=table, condition=cond, **src.common())

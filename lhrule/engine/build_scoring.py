@@ -264,6 +264,14 @@ class ScoringBuilder:
         lift = self.check.condition(until.f["expr"], scope) if until else None
         if cond is None or (until and lift is None):
             return None
+        for node in (n for e in (cond, lift) if e is not None for n in ir.walk(e)):
+            # An action is judged per shop, on its row and results: the events are not there.
+            if isinstance(node, ir.Exists) or (isinstance(node, ir.ColumnRef) and node.via):
+                what = "`exists`" if isinstance(node, ir.Exists) else "a related table's column"
+                self.rep.error("E034", f"{what} does not belong in an action's condition: it reads the shop's own "
+                                       f"columns and its results", node.span,
+                               suggestion="count the rows in an indicator, and test the indicator here")
+                return None
         return ir.Action(when=cond, until=lift, **src.common())
 
 

@@ -27,6 +27,8 @@ from lhrule.engine.score import score
 
 # The parts of a plan, and how each part is named in it.
 PARTS = ("params", "indicators", "exclusions", "bands", "dimensions", "scores", "grades", "actions")
+# What the rulebook holds besides its plan that changes scores: one part, `settings`.
+SETTINGS = ("timezone", "entity", "tables")
 # Fields that say where a rule comes from, not what it does.
 PROVENANCE = {"span", "effective", "cites", "assumptions", "label"}
 
@@ -73,8 +75,21 @@ class Part:
 
     @property
     def title(self) -> str:
+        if self.part == "settings":
+            return f"rulebook {self.name}"
         kind = self.part[:-1] if self.part != "bands" else "bands of"
         return f"{kind} {self.name}"
+
+
+def settings_part(old: ir.Rulebook, new: ir.Rulebook) -> Part | None:
+    """The rulebook's settings (time zone, entity, tables) as one part, when they differ: they
+    hold on every day, outside the plan."""
+    def setting(rb: ir.Rulebook, name: str):
+        value = getattr(rb, name)
+        return [plain(t.model_dump(mode="json"), PROVENANCE) for t in value] if name == "tables" else value
+
+    fields = [f for f in SETTINGS if setting(old, f) != setting(new, f)]
+    return Part("settings", ", ".join(fields), None, None) if fields else None
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,8 @@ def swapped(plan: Plan, change: Change, new: Plan) -> Plan:
         params.setdefault(name, p)
     plan = dataclasses.replace(plan, params=params)
     for part in change.parts:
+        if part.part == "settings":  # not in the plan: the hybrid is scored with the new rulebook
+            continue
         current = _parts(plan, part.part)
         if part.new is None:
             current.pop(part.name, None)
@@ -170,7 +187,8 @@ def compare(con, old: Side, new: Side, day: dt.date, attribute: bool = True,
     before = score(con, old.rulebook, [day], plan_of=old.plan, cache=cache)
     after = score(con_new, new.rulebook, [day], plan_of=new.plan, cache=new_cache)
     old_plan, new_plan = old.plan(day), new.plan(day)
-    parts = plan_parts(old_plan, new_plan)
+    settings = settings_part(old.rulebook, new.rulebook)
+    parts = ([settings] if settings else []) + plan_parts(old_plan, new_plan)
     changes = changes_of(parts)
     effects = []
     now = {r.shop_id: primary(r) for r in after}
@@ -182,9 +200,11 @@ def compare(con, old: Side, new: Side, day: dt.date, attribute: bool = True,
         for change in weighed:
             effect = Effect(change)
             hybrid = swapped(old_plan, change, new_plan)
+            # A change of the rules alone keeps the old settings; the settings alone, the old rules.
+            alone_new = settings is None or change.parts[0].part == "settings"
+            on, rb, hits = (con_new, new.rulebook, new_cache) if alone_new else (con, old.rulebook, cache)
             try:
-                results = score(con_new, new.rulebook, [day], plan_of=lambda d, h=hybrid: dataclasses.replace(h, day=d),
-                                cache=new_cache)
+                results = score(on, rb, [day], plan_of=lambda d, h=hybrid: dataclasses.replace(h, day=d), cache=hits)
             except Exception as exc:  # a part that cannot stand without another: say so, go on
                 effect.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             else:

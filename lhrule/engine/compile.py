@@ -232,9 +232,11 @@ def _version_sources(decls: list[ast.Decl], default: ir.Effective, rep: Reporter
     from lhrule.engine.build import Source
 
     by_name: dict[str, list[Source]] = {}
+    folded: dict[str, ast.Decl] = {}
     for d in decls:
         if d.kind in ("rulebook", "test", "revise", "retire"):
             continue
+        same_but_case(d.name, d.name_span, d.kind, folded.setdefault(d.name.lower(), d), rep)
         stmts = list(d.body or ())
         eff_stmt = next((s for s in stmts if s.kind == "effective"), None)
         eff = effective_range(eff_stmt, rep) if eff_stmt else default
@@ -289,6 +291,21 @@ def _version_dates(decls: list[ast.Decl], rep: Reporter) -> dict[str, str | None
         else:
             out[change.date] = param.value.text
     return out
+
+
+def same_but_case(name: str, span: Span, kind: str, first, rep: Reporter) -> bool:
+    """Report `name` when an earlier one (`first`, a declaration or a column with its span)
+    differs from it only in case: DuckDB and Spark read names without regard to case, so the
+    two would read one table, one column, one flag."""
+    if first.name == name:
+        return False
+    where = getattr(first, "name_span", None) or first.span
+    what = f"{getattr(first, 'kind', kind)} `{first.name}`"
+    rep.error("E016", f"{kind} `{name}` differs from {what} only in case", span,
+              notes=(f"{what} is declared at {where}", "the engines read names without regard to case, so the "
+                     "two would be read as one"),
+              suggestion=f"use one spelling, `{first.name}`, or give this one another name")
+    return True
 
 
 def _apply_change(change: ast.Decl, by_name: dict[str, list[Source]], rep: Reporter,

@@ -41,6 +41,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E013": ("unknown column", "where askd_at > as_of  # did you mean asked_at?"),
     "E014": ("unknown relation", "refund.orderr.recv_region"),
     "E015": ("unknown type", "amount: money"),
+    "E016": ("names that differ only in case", "table Orders { … } beside table orders { … }"),
     "E020": ("type or unit mismatch", "where first_reply_at - asked_at <= 40%"),
     "E021": ("operator does not apply to these types", "where asked_at * 2 > as_of"),
     "E022": ("unknown function or wrong arguments", "where time(asked_at, 3) > 08:00"),

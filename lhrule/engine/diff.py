@@ -20,6 +20,21 @@ from lhrule.engine.compare import Comparison, plain, primary
 from lhrule.engine.results import decimal_text
 
 KINDS = ("tables", "params", "dimensions", "indicators", "exclusions", "bands", "scores", "grades", "actions")
+# The rulebook's own settings that change what is scored: the zone its days and times are
+# local to, and the table scored. Every other field of `ir.Rulebook` is in KINDS or in
+# NOT_SCORING, which says why it moves no score (tests/test_safety_check.py holds the
+# rulebook's fields to that).
+SETTINGS = ("timezone", "entity")
+NOT_SCORING = {
+    "name": "the rulebook's name, shown in reports",
+    "label": "a display name",
+    "version": "a version string, shown in reports",
+    "cites": "where the rules come from",
+    "files": "the files read: their declarations are compared one by one",
+    "effective": "the default range of declarations, compared in each declaration's own range",
+    "tests": "test blocks run by `lhrule test`, not by scoring",
+    "span": "a place in the source",
+}
 
 
 @dataclass
@@ -187,7 +202,7 @@ def _dimensions(*rbs: ir.Rulebook) -> dict[str, str | None]:
 def rule_changes(old: ir.Rulebook, new: ir.Rulebook, sources: tuple[dict, dict] = ({}, {})) -> list[RuleChange]:
     """Every declaration version added, removed or changed (a version is its name, kind and
     start date)."""
-    out: list[RuleChange] = []
+    out: list[RuleChange] = settings_changes(old, new)
     dims = _dimensions(old, new)
     for kind in KINDS:
         def keyed(rb):
@@ -219,12 +234,32 @@ def _by_start(versions: dict) -> list:
     return sorted(versions.values(), key=lambda d: (d.effective.start or dt.date.min))
 
 
+def settings_changes(old: ir.Rulebook, new: ir.Rulebook) -> list[RuleChange]:
+    """The rulebook's own settings that differ (its time zone, its entity), each a change."""
+    out = []
+    for name in SETTINGS:
+        a, b = getattr(old, name), getattr(new, name)
+        if a != b:
+            out.append(RuleChange("changed", "rulebook", new.name, [name], old.span, new.span,
+                                  details=[f"{name}: {a or '—'} → {b or '—'}"]))
+    return out
+
+
 def plan_rule_changes(parts, old: ir.Rulebook, new: ir.Rulebook, sources: tuple[dict, dict]) -> list[RuleChange]:
     """The rule changes between the rules in force on two days: one per part that differs,
-    provenance (citations, dates) aside."""
+    provenance (citations, dates) aside; and the rulebook's settings and tables, which hold
+    on every day."""
     dims = _dimensions(old, new)
-    out = []
+    out = settings_changes(old, new)
+    a, b = {t.name: t for t in old.tables}, {t.name: t for t in new.tables}
+    for name in sorted(set(a) | set(b)):
+        found = describe("table", name, a.get(name), b.get(name), sources, dims,
+                         frozenset({"span", "effective", "cites", "assumptions", "label"}))
+        if found is not None:
+            out.append(found)
     for p in parts:
+        if p.part == "settings":
+            continue
         found = describe("bands" if p.part == "bands" else p.part[:-1], p.name, p.old, p.new, sources, dims,
                          frozenset({"span", "effective", "cites", "assumptions", "label"}))
         if found is not None:

@@ -9,6 +9,7 @@ Per-event expressions never come here: they are compiled to SQL (`sql.py`). Numb
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
 
@@ -47,8 +48,11 @@ def evaluate(e: ir.Expr, res):
         return _literal(e)
     if kind == "param":
         return param_value(res.plan.params[e.name], res.shop)
-    if kind == "column":
-        return res.shop.get(e.column)
+    if kind == "column":  # the shop's row, as the engine gave it: numbers exact, durations in microseconds
+        value = res.shop.get(e.column)
+        if value is None or e.type.name not in ("number", "duration"):
+            return value
+        return to_fraction(value) if e.type.name == "number" else Fraction(int(value), 1_000_000)
     if kind == "as_of":
         return res.as_of
     if kind == "result":
@@ -70,12 +74,40 @@ def evaluate(e: ir.Expr, res):
         x, lo, hi = evaluate(e.left, res), evaluate(e.lo, res), evaluate(e.hi, res)
         if None in (x, lo, hi):
             return False
+        if isinstance(x, dt.datetime):  # a date bound stands for its midnight
+            lo, hi = _moment(lo), _moment(hi)
         inside = lo <= x <= hi if e.left.type.name == "date" else lo <= x < hi
         return not inside if e.negated else inside
     if kind == "is_null":
         v = evaluate(e.operand, res) is None
         return not v if e.negated else v
-    raise TypeError(f"{kind} cannot be evaluated per shop")
+    if kind == "call":
+        return _call(e.fn, [evaluate(a, res) for a in e.args])
+    raise TypeError(f"{kind} cannot be evaluated per shop")  # the checker refuses it per shop
+
+
+def _call(fn: str, args: list):
+    if fn == "coalesce":
+        return next((a for a in args if a is not None), None)
+    if fn in ("least", "greatest"):  # as SQL's: a missing value is passed over
+        known = [a for a in args if a is not None]
+        return (min if fn == "least" else max)(known) if known else None
+    (value,) = args
+    if value is None:
+        return None
+    if fn == "abs":
+        return abs(value)
+    if fn == "date":
+        return value.date()
+    if fn == "time":
+        return value.time()
+    return Fraction(value.hour)  # hour
+
+
+def _moment(value):
+    """A date compared with a timestamp stands for its midnight."""
+    return dt.datetime.combine(value, dt.time()) if isinstance(value, dt.date) and not isinstance(
+        value, dt.datetime) else value
 
 
 def _result(e: ir.ResultRef, res):
@@ -100,7 +132,26 @@ def _binary(e: ir.Binary, res):
     left, right = evaluate(e.left, res), evaluate(e.right, res)
     if left is None or right is None:
         return False if e.op in ("=", "!=", "<", "<=", ">", ">=") else None
+    if e.op == "/" and right == 0:  # as in SQL: a division by zero has no value
+        return None
+    if e.op in ("=", "!=", "<", "<=", ">", ">=") and {e.left.type.name, e.right.type.name} == {"date", "timestamp"}:
+        left, right = _moment(left), _moment(right)
+    times = ("timestamp", "date")
+    if e.op in ("+", "-") and (e.left.type.name in times or e.right.type.name in times):
+        return _moved(e.op, left, right, e.left.type.name, e.type.name)
     ops = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
            "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b}
     return ops[e.op](left, right)
+
+
+def _moved(op: str, left, right, left_type: str, result: str):
+    """Arithmetic on days and times as SQL's: a difference is a duration (exact seconds); a
+    date moved by a duration is the day the moved midnight falls on."""
+    if result == "duration":
+        gap = _moment(left) - _moment(right)
+        return Fraction(gap.days * 86400 + gap.seconds) + Fraction(gap.microseconds, 1_000_000)
+    when, by = (left, right) if left_type in ("timestamp", "date") else (right, left)
+    step = dt.timedelta(microseconds=int(by * 1_000_000)) * (1 if op == "+" else -1)
+    moved = _moment(when) + step
+    return moved.date() if result == "date" else moved

@@ -26,6 +26,7 @@ from sqlglot import exp
 
 from lhrule.engine import ir
 from lhrule.engine.plan import Plan
+from lhrule.engine.typecheck import ORDERS, divides
 from lhrule.engine.sql import (Compiler, Context, cast, coalesce_false, col, conjuncts, date_sql, day_offset, lit,
                                reads, table_name)
 
@@ -129,7 +130,8 @@ def _indicator_columns(plan: Plan, ind: ir.Indicator, sql: Compiler, in_window: 
         if whole_table:  # explain says which part of the condition failed, and the value it saw
             for i, part in enumerate(conjuncts(ind.measure.expr), 1):
                 columns.append(exp.alias_(coalesce_false(sql(part)), f"condition_{i}"))
-                if isinstance(part, ir.Binary) and part.op in ("=", "!=", "<", "<=", ">", ">="):
+                # the value it saw; a divided one is a fraction in SQL, with no value of its own
+                if isinstance(part, ir.Binary) and part.op in ORDERS and not divides(part.left):
                     columns.append(exp.alias_(sql(part.left), f"condition_{i}_value"))
     elif ind.measure.kind in ("average", "total"):
         columns.append(exp.alias_(sql(ind.measure.expr), prefix + "value"))

@@ -9,7 +9,7 @@ TIMESTAMP_NTZ, so every view holds naive local timestamps, as DuckDB's views do.
 stored with a zone (Parquet adjusted to UTC, text with an offset) is converted into the
 rulebook's zone; one without is local time already. Numbers are DECIMAL(38,6), durations
 BIGINT microseconds, as on DuckDB. ANSI mode stays on: an overflow fails the query rather
-than turning into NULL.
+than turning into NULL; and a product of decimals is never rounded to fit.
 """
 
 from __future__ import annotations
@@ -66,8 +66,11 @@ def session(timezone: str, master: str | None = None):
     # Each rulebook its own session: its own views, time zone and SQL settings; one Spark
     # context for all.
     spark = spark.newSession()
+    # Without allowPrecisionLoss, a product of decimals keeps its decimal places (amount ×
+    # 1.000001 × 1.000001 had been rounded to 6, where DuckDB keeps 18); the type checker
+    # bounds them to 38 (`typecheck.widest`).
     for key, value in (("spark.sql.session.timeZone", timezone), ("spark.sql.timestampType", "TIMESTAMP_NTZ"),
-                       ("spark.sql.ansi.enabled", "true")):
+                       ("spark.sql.ansi.enabled", "true"), ("spark.sql.decimalOperations.allowPrecisionLoss", "false")):
         spark.conf.set(key, value)
     return spark
 

@@ -10,7 +10,12 @@ the declared schema. Values keep exact representations that every engine shares:
   arithmetic is in calendar days, and windows and times of day are local;
 - a time of day is microseconds since local midnight, so no engine needs a TIME type;
 - a timestamp is a naive local timestamp in the rulebook's zone (normalised at load);
-- a condition that meets a NULL is false (`COALESCE(cond, FALSE)` where a flag is made).
+- a condition that meets a NULL is false (`COALESCE(cond, FALSE)` where a flag is made);
+- a number or duration that a division reaches is an exact fraction, a numerator and a
+  positive denominator (`Compiler.ratio`), compared by cross-multiplying: `a / b > c` is
+  `a·sign(b) > c·|b|`, and a division by zero is NULL. The type checker refuses a division
+  where a row's value is needed (a measure, a key), and counts the decimal places the
+  products need (`typecheck.widest`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from decimal import Decimal
 from sqlglot import exp
 
 from lhrule.engine import ir
+from lhrule.engine.typecheck import ORDERS, divides, scales
 
 MICROS = 1_000_000
 DAY_MICROS = 86_400 * MICROS
@@ -146,11 +152,15 @@ class Compiler:
         return exp.Not(this=exp.paren(inner)) if e.op == "not" else exp.Neg(this=exp.paren(inner))
 
     def _binary(self, e: ir.Binary) -> exp.Expression:
+        if e.op in ORDERS and (divides(e.left) or divides(e.right)):
+            return self.compare(e.op, self.ratio(e.left), self.ratio(e.right))
         left, right = self(e.left), self(e.right)
         lt, rt = e.left.type.name, e.right.type.name
         if e.op in ("and", "or"):
             return (exp.And if e.op == "and" else exp.Or)(this=exp.paren(left), expression=exp.paren(right))
-        if e.op in ("=", "!=", "<", "<=", ">", ">="):
+        if e.op in ORDERS:
+            if lt == "bool":  # a condition beside `=` is one operand, not a chain of comparisons
+                left, right = exp.paren(left), exp.paren(right)
             if {lt, rt} == {"timestamp", "date"}:
                 left = cast(left, "TIMESTAMP") if lt == "date" else left
                 right = cast(right, "TIMESTAMP") if rt == "date" else right
@@ -168,26 +178,112 @@ class Compiler:
             return plus_elapsed(zone, left, right if e.op == "+" else exp.Neg(this=exp.paren(right)))
         if lt == "duration" and rt == "timestamp" and e.op == "+":
             return plus_elapsed(zone, right, left)
-        if e.op == "/":
-            if lt == "duration" and rt == "number":
-                return exp.IntDiv(this=left, expression=right)
-            raise UnsupportedInSQL("division inside a row expression is not exact in SQL; divide per shop instead")
+        if e.op == "/":  # the checker lets a division stand only where `ratio` compiles it
+            raise UnsupportedInSQL("a division has no exact value of its own in SQL: it is compared as a fraction")
         klass = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[e.op]
         return exp.paren(klass(this=left, expression=right))
 
+    # exact fractions -------------------------------------------------------
+    def ratio(self, e: ir.Expr) -> tuple[exp.Expression, exp.Expression | None]:
+        """A number or duration as (numerator, denominator): the denominator is positive, NULL
+        after a division by zero, and None when no division reaches it (it is 1). Every part
+        is DECIMAL(38, its own scale), so no product overflows a 64-bit integer unseen."""
+        if not divides(e):
+            value = self(e)
+            if isinstance(e, ir.ColumnRef) and e.type.name == "number":
+                return value, None  # DECIMAL(38,6) already
+            return cast(value, f"DECIMAL(38,{scales(e, self.ctx.params)[0]})"), None
+        if isinstance(e, ir.Unary):
+            n, d = self.ratio(e.operand)
+            return exp.Neg(this=exp.paren(n)), d
+        if isinstance(e, ir.Call) and e.fn == "abs":
+            n, d = self.ratio(e.args[0])
+            return exp.func("ABS", n), d
+        if isinstance(e, ir.Call):
+            return self._ratio_call(e.fn, [self.ratio(a) if a.type.name != "null" else (exp.null(), None)
+                                           for a in e.args])
+        (n1, d1), (n2, d2) = self.ratio(e.left), self.ratio(e.right)
+        if e.op == "*":
+            return _times(n1, n2), _times(d1, d2)
+        if e.op == "/":
+            num, den = _times(n1, d2), _times(d1, n2)
+            negative = exp.LT(this=den, expression=lit(0))
+            return (exp.Case(ifs=[exp.If(this=negative, true=exp.Neg(this=exp.paren(num)))], default=num.copy()),
+                    exp.func("NULLIF", exp.func("ABS", den.copy()), lit(0)))
+        klass = exp.Add if e.op == "+" else exp.Sub
+        return exp.paren(klass(this=_times(n1, d2), expression=_times(n2, d1))), _times(d1, d2)
+
+    def compare(self, op: str, a, b) -> exp.Expression:
+        """n1/d1 op n2/d2, the denominators positive: n1·d2 op n2·d1."""
+        (n1, d1), (n2, d2) = a, b
+        klass = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[op]
+        return klass(this=_times(n1, d2), expression=_times(n2, d1))
+
+    def _ratio_call(self, fn: str, args: list) -> tuple[exp.Expression, exp.Expression | None]:
+        """coalesce, least and greatest of fractions: the first with a value, or the least or
+        greatest of those with one (as SQL's LEAST and GREATEST, which pass over NULL)."""
+        def known(x) -> exp.Expression:
+            n, d = x
+            test = exp.Not(this=exp.Is(this=n.copy(), expression=exp.null()))
+            return test if d is None else exp.and_(test, exp.Not(this=exp.Is(this=d.copy(), expression=exp.null())))
+
+        def pick(cond, x, y):
+            return (exp.Case(ifs=[exp.If(this=cond, true=x[0].copy())], default=y[0].copy()),
+                    exp.Case(ifs=[exp.If(this=cond.copy(), true=(x[1] or lit(1)).copy())],
+                             default=(y[1] or lit(1)).copy()))
+
+        if fn == "coalesce":
+            out = args[-1]
+            for x in reversed(args[:-1]):
+                out = pick(known(x), x, out)
+            return out
+        best = args[0]
+        for x in args[1:]:
+            better = self.compare("<" if fn == "least" else ">", x, best)
+            best = pick(exp.and_(known(x), exp.or_(exp.Not(this=known(best)), better)), x, best)
+        return best
+
     def _in(self, e: ir.InSet) -> exp.Expression:
-        left = self(e.left)
         if e.right.type.name == "list":
+            left = self(e.left)
             hay = exp.DPipe(this=exp.DPipe(this=lit(";"), expression=self(e.right)), expression=lit(";"))
             needle = exp.DPipe(this=exp.DPipe(this=lit(";"), expression=left), expression=lit(";"))
             found = exp.GT(this=exp.StrPosition(this=hay, substr=needle), expression=lit(0))
             return exp.Not(this=exp.paren(found)) if e.negated else found
-        right = self(e.right)
-        items = right.expressions if isinstance(right, exp.Tuple) else [right]
-        found = exp.In(this=left, expressions=items)
+        if divides(e.left):
+            x = self.ratio(e.left)
+
+            def among(items):
+                return exp.paren(exp.or_(*(self.compare("=", x, self.ratio(i)) for i in items)))
+        else:
+            left = self(e.left)
+            left = exp.paren(left) if e.left.type.name == "bool" else left
+
+            def among(items):
+                return exp.In(this=left.copy(), expressions=[literal_sql(i) for i in items])
+        found = self._per_group(e.right, lambda items: among(items) if items else exp.false())
         return exp.Not(this=exp.paren(found)) if e.negated else found
 
+    def _per_group(self, right: ir.Expr, test) -> exp.Expression:
+        """`test(items)` of a set: a literal one, or a set param with each group's own items
+        (a CASE of conditions: SQL has no CASE that gives a list to look in)."""
+        if isinstance(right, ir.SetValue):
+            return test(right.items)
+        param = self.ctx.params[right.name]  # the checker lets only sets and set params stand here
+        default = test(param.value.items)
+        if not param.overrides:
+            return default
+        shop = self.ctx.join_for(self.ctx.alias, self.ctx.table, (self.ctx.shop_rel,)) if self.ctx.shop_rel \
+            else self.ctx.alias
+        ifs = [exp.If(this=exp.In(this=col(shop, ov.column), expressions=[lit(v) for v in ov.values]),
+                      true=test(ov.value.items)) for ov in param.overrides]
+        return exp.paren(exp.Case(ifs=ifs, default=default))
+
     def _in_range(self, e: ir.InRange) -> exp.Expression:
+        if any(divides(x) for x in (e.left, e.lo, e.hi)):
+            x = self.ratio(e.left)
+            inside = exp.and_(self.compare(">=", x, self.ratio(e.lo)), self.compare("<", x, self.ratio(e.hi)))
+            return exp.Not(this=exp.paren(inside)) if e.negated else exp.paren(inside)
         x, lo, hi = self(e.left), self(e.lo), self(e.hi)
         if e.left.type.name == "timestamp":
             lo = cast(lo, "TIMESTAMP") if e.lo.type.name == "date" else lo
@@ -197,7 +293,12 @@ class Compiler:
         return exp.Not(this=exp.paren(inside)) if e.negated else exp.paren(inside)
 
     def _is_null(self, e: ir.IsNull) -> exp.Expression:
-        test = exp.Is(this=self(e.operand), expression=exp.null())
+        if divides(e.operand):  # a division by zero has no value
+            n, d = self.ratio(e.operand)
+            test = exp.paren(exp.or_(exp.Is(this=n, expression=exp.null()), exp.Is(this=d, expression=exp.null())))
+            return exp.Not(this=test) if e.negated else test
+        operand = self(e.operand)
+        test = exp.Is(this=exp.paren(operand) if e.operand.type.name == "bool" else operand, expression=exp.null())
         return exp.Not(this=test) if e.negated else test
 
     def _exists(self, e: ir.Exists) -> exp.Expression:
@@ -253,6 +354,13 @@ class Compiler:
         found = exp.Coalesce(this=exp.In(this=this, query=select.where(exp.and_(*wanted)).subquery()),
                              expressions=[exp.false()])
         return exp.Not(this=exp.paren(found)) if e.negated else found
+
+
+def _times(a: exp.Expression | None, b: exp.Expression | None) -> exp.Expression | None:
+    """a·b, None standing for 1."""
+    if a is None or b is None:
+        return (a or b).copy() if (a or b) is not None else None
+    return exp.paren(exp.Mul(this=a.copy(), expression=b.copy()))
 
 
 def conjuncts(e: ir.Expr) -> list[ir.Expr]:

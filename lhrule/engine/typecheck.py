@@ -292,13 +292,33 @@ class Checker:
             if not comparable(lhs.type, rhs.type):
                 self.rep.error("E020", f"cannot compare {self.what(lhs)} with {self.what(rhs)}", e.span)
                 return None
+            if e.op not in ("=", "!=") and not self._ordered(lhs, e.op, e.span):
+                return None
             self._check_enum_literal(lhs, rhs)
             return ir.Binary(type=BOOL, op=e.op, left=lhs, right=rhs, span=e.span)
         result = arithmetic(e.op, lhs.type, rhs.type)
         if result is None:
             self.rep.error("E021", f"cannot compute {self.what(lhs)} {e.op} {self.what(rhs)}", e.span)
             return None
+        if result.name in ("timestamp", "date") and any(divides(x) for x in (lhs, rhs)):
+            self.rep.error("E021", "a time moves by whole microseconds, and a divided duration need not be one",
+                           e.span, suggestion="compare durations instead, e.g. `reply_at - asked_at < "
+                                              "(due_at - asked_at) / 2`")
+            return None
         return ir.Binary(type=result, op=e.op, left=lhs, right=rhs, span=e.span)
+
+    def _ordered(self, value: ir.Expr, op: str, span) -> bool:
+        """Whether `<`, `>` and ranges apply: conditions have no order, nor have an enum's
+        values (their declared order is not the order of their names)."""
+        if value.type.name == "bool":
+            self.rep.error("E020", f"`{op}` compares numbers, durations or times, not conditions", span,
+                           suggestion="conditions are joined with and, or, not; or tested with = and !=")
+            return False
+        if value.type.name == "enum":
+            self.rep.error("E020", f"`{op}` compares numbers, durations or times; the values of an enum have no "
+                                   f"order", span, suggestion="name the values meant: `x in {a, b}`")
+            return False
+        return True
 
     def _check_enum_literal(self, a: ir.Expr, b: ir.Expr) -> None:
         for col, lit in ((a, b), (b, a)):
@@ -318,12 +338,17 @@ class Checker:
                 if not comparable(lhs.type, bound.type):
                     self.rep.error("E020", f"cannot compare {self.what(lhs)} with {self.what(bound)}", bound.span)
                     return None
+            if not self._ordered(lhs, "in … ..", e.span):
+                return None
             return ir.InRange(type=BOOL, left=lhs, lo=lo, hi=hi, negated=e.negated, span=e.span)
         lhs, rhs = self._pair(e.left, e.right, scope)
         if lhs is None or rhs is None:
             return None
         if rhs.type.name == "list":
             ok = lhs.type.name in ("string", "id", "enum")
+        elif rhs.type.name == "set" and not isinstance(rhs, (ir.SetValue, ir.ParamRef)):
+            self.rep.error("E020", "`in` looks in a set written out, {a, b}, or in a set param", e.right.span)
+            return None
         elif rhs.type.name == "set":
             ok = rhs.type.elem is None or comparable(lhs.type, rhs.type.elem)
             if ok and isinstance(rhs, ir.SetValue):
@@ -353,6 +378,11 @@ class Checker:
             self.rep.error("E012", f"unknown table `{e.table}`", e.span, suggestion=did_you_mean(e.table, scope.tables))
             return None
         alias = e.alias or e.table
+        twin = next((a for a in scope.aliases if a.lower() == alias.lower() and a != alias), None)
+        if twin is not None:  # the engines would read the outer row for the inner one
+            self.rep.error("E016", f"the row `{alias}` differs from the row `{twin}` around it only in case", e.span,
+                           suggestion=f"name it apart from `{twin}`, e.g. `{alias}2`")
+            return None
         cond = self.condition(e.cond, scope.with_alias(alias, e.table))
         if cond is None:
             return None
@@ -396,3 +426,95 @@ def _literal_hint(kind: str) -> str | None:
             "datetime": "timestamps are YYYY-MM-DD HH:MM[:SS], e.g. 2024-06-10 22:58",
             "duration": "durations are a number and a unit: 180s, 3m, 24h, 30d"}.get(kind)
 
+
+
+# ---------------------------------------------------------------- exact numbers in SQL
+#
+# A number or duration that a division reaches is computed in SQL as an exact fraction, a
+# numerator and a positive denominator (`sql.Compiler.ratio`): `a / b > c` as `a·sign(b) >
+# c·|b|`. Each product adds the decimal places of its factors, and the engines hold 38 at
+# most (DuckDB refuses more; Spark would round): the compiler counts them, so that a rule
+# that needs more is refused by `check`, not by the engine at run time.
+
+NUMBER_SCALE = 6  # the decimal places of a number column, as the dataset reads it: DECIMAL(38,6)
+MAX_SCALE = 38
+ARITHMETIC = ("+", "-", "*", "/")
+ORDERS = ("=", "!=", "<", "<=", ">", ">=")
+
+
+def numeric(e: ir.Node) -> bool:
+    return getattr(e, "type", None) is not None and e.type.name in ("number", "duration")
+
+
+def divides(e: ir.Node) -> bool:
+    """Whether a division reaches this number or duration (outside any `exists` in it)."""
+    if isinstance(e, ir.Binary) and e.op == "/":
+        return True
+    if isinstance(e, (ir.Binary, ir.Unary)) and numeric(e):
+        return any(divides(x) for x in ((e.left, e.right) if isinstance(e, ir.Binary) else (e.operand,)))
+    if isinstance(e, ir.Call) and numeric(e):
+        return any(divides(a) for a in e.args)
+    return False
+
+
+def leaf_scale(e: ir.Node, params: dict[str, ir.Param]) -> int:
+    """Decimal places of a number or duration as SQL holds it (durations: whole microseconds)."""
+    if isinstance(e, ir.Literal_) and e.type.name == "number" and isinstance(e.value, Decimal):
+        return max(0, -int(e.value.as_tuple().exponent))
+    if isinstance(e, ir.ParamRef) and e.name in params:
+        p = params[e.name]
+        return max(leaf_scale(v, params) for v in (p.value, *(o.value for o in p.overrides if o.value is not None)))
+    if isinstance(e, ir.ColumnRef) and e.type.name == "number":
+        return NUMBER_SCALE
+    return 0
+
+
+def scales(e: ir.Node, params: dict[str, ir.Param]) -> tuple[int, int | None]:
+    """The decimal places of the numerator and of the denominator (None: there is none) of
+    a number or duration as `sql.Compiler.ratio` computes it."""
+    if isinstance(e, ir.Unary) or (isinstance(e, ir.Call) and e.fn == "abs"):
+        return scales(e.operand if isinstance(e, ir.Unary) else e.args[0], params)
+    if isinstance(e, ir.Call) and e.fn in ("coalesce", "least", "greatest"):
+        parts = [scales(a, params) for a in e.args if numeric(a)]
+        dens = [d for _, d in parts if d is not None]
+        return max((n for n, _ in parts), default=0), (max(dens) if dens else None)
+    if not (isinstance(e, ir.Binary) and e.op in ARITHMETIC):
+        return leaf_scale(e, params), None
+    (n1, d1), (n2, d2) = scales(e.left, params), scales(e.right, params)
+    if e.op == "*":
+        return n1 + n2, _plus(d1, d2)
+    if e.op == "/":
+        return n1 + (d2 or 0), (d1 or 0) + n2
+    if d1 is None and d2 is None:
+        return max(n1, n2), None
+    return max(n1 + (d2 or 0), n2 + (d1 or 0)), _plus(d1, d2)
+
+
+def _plus(a: int | None, b: int | None) -> int | None:
+    return None if a is None and b is None else (a or 0) + (b or 0)
+
+
+def compared_scale(a: ir.Node, b: ir.Node, params: dict[str, ir.Param]) -> int:
+    """Decimal places of the products that compare two numbers or durations exactly."""
+    (n1, d1), (n2, d2) = scales(a, params), scales(b, params)
+    return max(n1 + (d2 or 0), n2 + (d1 or 0))
+
+
+def widest(e: ir.Node, params: dict[str, ir.Param]) -> tuple[ir.Node, int] | None:
+    """The first part of `e` whose SQL needs more than MAX_SCALE decimal places, and how many."""
+    for node in ir.walk(e):
+        needed = 0
+        if isinstance(node, ir.Binary) and node.op in ARITHMETIC and numeric(node):
+            n, d = scales(node, params)
+            needed = max(n, d or 0)
+        elif isinstance(node, ir.Binary) and node.op in ORDERS and numeric(node.left):
+            needed = compared_scale(node.left, node.right, params)
+        elif isinstance(node, ir.InRange) and numeric(node.left):
+            needed = max(compared_scale(node.left, b, params) for b in (node.lo, node.hi))
+        elif isinstance(node, ir.InSet) and numeric(node.left) and isinstance(node.right, ir.SetValue):
+            needed = max((compared_scale(node.left, i, params) for i in node.right.items), default=0)
+        elif isinstance(node, ir.Call) and node.fn in ("least", "greatest") and numeric(node):
+            needed = max((compared_scale(a, b, params) for a in node.args for b in node.args), default=0)
+        if needed > MAX_SCALE:
+            return node, needed
+    return None
