@@ -453,7 +453,7 @@ def test_random_corruptions_lose_no_row_and_place_every_quarantined_row(tmp_path
     rulebook = ROOT / "tests" / "rulebooks" / "engine.rule"
     schema = {t.name: [c.name for c in t.columns] for t in lhrule.load(rulebook).ir.tables}
 
-    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(st.data())
     def prop(data):
         base = tmp_path_factory.mktemp("corrupt")
@@ -483,7 +483,7 @@ def test_random_corruptions_lose_no_row_and_place_every_quarantined_row(tmp_path
                 assert r["lhrule:reason"]
 
     prop()
-    assert TRIED["datasets"] >= 6
+    assert TRIED["datasets"] >= 15
     print(f"\nproperty: {TRIED['datasets']} corrupted datasets scored, {TRIED['rows quarantined']} rows quarantined, "
           f"each placed; {TRIED['refused']} refused")
 
