@@ -162,6 +162,7 @@ INT_RANGE = (-(2 ** 63), 2 ** 63 - 1)
 # No amount, count or score reaches 10^18: such a value is an id or a time in the wrong column,
 # and sums of values below it stay within DECIMAL(38,6) (32 digits) over 10^14 rows.
 LARGEST = 10 ** 18
+TOO_LARGE = "larger than 10^18 (no amount is: an id or a time in a number column?)"
 _NUMBER = r"^\s*[+-]?([0-9]*)(\.([0-9]*))?([eE]([+-]?[0-9]+))?\s*$"
 _WHOLE_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                 "UBIGINT", "UHUGEINT")
@@ -169,16 +170,19 @@ _WHOLE_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT
 
 def number_checks(c: ir.Column, raw: str, source: str, dialect: str = "duckdb") -> list[tuple[str, str]]:
     """(what, condition) of the checks of a number or duration column's values beyond their
-    type: the decimals a value has (exactly, from its text: a double is written as its shortest
-    exact form), and the range of an int. Spark's validation uses the same (`dialect`)."""
+    type: the decimals a value has, counted exactly on its text (a double on its shortest text
+    that reads back as it, 0.1 or 1e-07), and its range. Spark's validation uses the same
+    (`dialect`)."""
     if c.type.name not in ("number", "duration"):
         return []
     whole = source.upper() in _WHOLE_TYPES or source.lower() in ("tinyint", "smallint", "int", "bigint")
-    if whole:
+    if whole:  # no decimals to check; a range
+        parsed = f"TRY_CAST({raw} AS DECIMAL(38,0))"
         if c.type.name == "number" and c.integer:
-            parsed = f"TRY_CAST({raw} AS DECIMAL(38,0))"
             return [(f"outside the range of an int ({INT_RANGE[0]} to {INT_RANGE[1]})",
                      f"({parsed} NOT BETWEEN {INT_RANGE[0]} AND {INT_RANGE[1]})")]
+        if c.type.name == "number":
+            return [(TOO_LARGE, f"(abs({parsed}) >= {LARGEST})")]
         return []
     text = f"CAST({raw} AS {'VARCHAR' if dialect == 'duckdb' else 'STRING'})"
     pattern = "'" + _NUMBER.replace("\\", "\\\\") + "'" if dialect == "spark" else "'" + _NUMBER + "'"
@@ -200,7 +204,7 @@ def number_checks(c: ir.Column, raw: str, source: str, dialect: str = "duckdb") 
         return checks
     return [("more than 6 decimals (a decimal holds 6: round it in the data, or scale the unit)",
              f"({written} AND {decimals} > 6)"),
-            ("larger than 10^18 (no amount is: an id or a time in a number column?)", f"(abs({parsed}) >= {LARGEST})")]
+            (TOO_LARGE, f"(abs({parsed}) >= {LARGEST})")]
 
 
 def _keys(con, rb: ir.Rulebook, target: str, data: Dataset, repeated: dict[str, int]) -> str:
