@@ -322,11 +322,12 @@ def open_validated(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str
         if checked.ok:
             cache.remember_clean(key, checked)
     quarantined: dict[str, int] = {}
-    if not checked.ok:
-        if on_bad_rows != "quarantine":
-            raise checked.refusal(data, "fix them, or leave them out with --on-bad-rows quarantine (the bad rows "
-                                        "are written aside with their reasons)", whose)
-        quarantined = set_aside(con, rb.ir, dataset, checked, Path(quarantine or "quarantine"))
+    if not checked.ok and on_bad_rows != "quarantine":
+        raise checked.refusal(data, "fix them, or leave them out with --on-bad-rows quarantine (the bad rows "
+                                    "are written aside with their reasons)", whose)
+    if on_bad_rows == "quarantine":  # even when clean: an earlier run's files are cleared
+        run = {"rulebook": str(rb.path), "rulebook_hash": rb.hash, "dataset": str(data)}
+        quarantined = set_aside(con, rb.ir, dataset, checked, Path(quarantine or "quarantine"), run)
     stamp = {"rulebook_hash": rb.hash, "dataset_fingerprint": data_fingerprint(data, dataset.files)}
     if quarantined:
         stamp["quarantined"] = quarantined

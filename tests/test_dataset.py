@@ -206,7 +206,7 @@ def test_quarantine_loses_no_row(tmp_path):
     run = score(rb, data, on_bad_rows="quarantine", quarantine=tmp_path / "q")
     assert run.stamp["quarantined"] == {"orders": 2}
     lines = (tmp_path / "q" / "orders.csv").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 3 and lines[0].endswith("source_file,source_row,reason")
+    assert len(lines) == 3 and lines[0].endswith("lhrule:source_file,lhrule:source_row,lhrule:reason")
     assert lines[1].endswith(",4,shop_id: pointing at no row of shops")
     scored = sum(s["indicators"]["pickup"]["denominator"] for s in run.to_json()["shops"])
     assert scored + 2 == 5

@@ -197,7 +197,7 @@ def test_the_quarantine_names_a_gbk_file_as_given(tmp_path, monkeypatch):
     lhrule.score("mini.rule", "data", as_of="2024-06-30", on_bad_rows="quarantine", quarantine="q")
     with (tmp_path / "q" / "orders.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["order_id"], r["source_file"], r["source_row"], r["reason"]) for r in rows] == \
+    assert [(r["order_id"], r["lhrule:source_file"], r["lhrule:source_row"], r["lhrule:reason"]) for r in rows] == \
         [("o2", "data/orders.csv", "2", "kind: not one of normal, presale")]
 
 def _pickup(result) -> dict:

@@ -143,7 +143,9 @@ def bad_rows_choice(on_bad_rows: str, quarantine: Path | None, out: Path | None 
 
 def said_quarantined(stamp: dict, validation, quarantine: Path) -> None:
     for table, n in (stamp.get("quarantined") or {}).items():
-        say(f"quarantined {n} of {validation.rows[table]} rows of {table} to {quarantine}/{table}.csv", err=True)
+        pointing = getattr(validation, "pointing", {}).get(table)
+        why = f" ({pointing} of them for pointing at a quarantined row)" if pointing else ""
+        say(f"quarantined {n} of {validation.rows[table]} rows of {table} to {quarantine}/{table}.csv{why}", err=True)
 
 
 def _run(rb, data: Path | str, day, first, last, shops, on_bad_rows: str = "stop", quarantine: Path | None = None,

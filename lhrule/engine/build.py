@@ -130,7 +130,8 @@ class Builder(ScoringBuilder, TestBuilder):
             relation = None
             if rel:
                 relation = s.f["relation_as"] or (name[:-3] if name.endswith("_id") else name)
-            columns.append(ir.Column(name=name, type=typ, optional=s.f["optional"], key=s.f["key"],
+            integer = s.f["type"][0] != "enum" and s.f["type"][1] == "int"
+            columns.append(ir.Column(name=name, type=typ, integer=integer, optional=s.f["optional"], key=s.f["key"],
                                      relation=relation, target=rel, span=s.span))
         keys = [c for c in columns if c.key]
         if len(keys) > 1:

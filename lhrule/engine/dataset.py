@@ -2,7 +2,12 @@
 
 Each declared table `NAME` is read from `NAME.parquet`, `NAME.csv`, `NAME.jsonl` or a folder
 `NAME/` of such files (one of them: a table in two places is refused), and exposed as a view
-`t_NAME` holding exactly the declared columns, cast to their declared types. Timestamps are
+`t_NAME` holding exactly the declared columns, cast to their declared types. A suffix is read in
+any case (`part-1.PARQUET`). Every file under `NAME/` is read or refused by name with what to
+do (a compressed CSV, a file without a suffix, a hidden file, anything under `_temporary/`);
+only two kinds of Spark's and Hadoop's bookkeeping are skipped: `_SUCCESS`, and a `.PART.crc`
+checksum beside its file. Only the declared columns are read: a column the rulebook does not
+declare, of whatever name, changes nothing. Timestamps are
 normalised once, here: a timestamp without an offset is local time in the rulebook's zone,
 one with an offset is converted to it, and every later step works on naive local
 timestamps. Durations are whole microseconds.
@@ -11,6 +16,7 @@ timestamps. Durations are whole microseconds.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -95,14 +101,87 @@ def is_uri(data) -> bool:
 
 
 def table_files(folder: Path, name: str) -> list[Path]:
-    """The files of table `name`: NAME.parquet, .csv, .jsonl or .json, or those under NAME/."""
-    places = {f"{name}{ext}": [folder / f"{name}{ext}"] for ext in FORMATS if (folder / f"{name}{ext}").is_file()}
+    """The files of table `name`: NAME.parquet, .csv, .jsonl or .json (the suffix in any case),
+    or every file under NAME/ (see `folder_files`)."""
+    entries = [p.name for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+    places = {f: [folder / f] for f in top_files(folder, name, entries)}
     sub = folder / name
-    found = sorted(p for p in sub.rglob("*") if p.suffix in FORMATS and p.is_file()) if sub.is_dir() else []
-    if found:
-        places[f"{name}/"] = found
+    if sub.is_dir():
+        found = [p.relative_to(sub).as_posix() for p in sub.rglob("*") if p.is_file()]
+        if found:
+            places[f"{name}/"] = [sub / f for f in folder_files(sub, found)]
     one_place(folder, name, list(places))
     return next(iter(places.values()), [])
+
+
+COMPRESSED = (".gz", ".zst", ".zstd", ".bz2", ".xz", ".zip", ".lz4", ".snappy", ".deflate", ".br", ".7z")
+
+
+def file_format(path) -> str | None:
+    """The reader of a file lhrule reads, by its suffix in any case (part-1.PARQUET is Parquet)."""
+    return FORMATS.get(Path(str(path)).suffix.lower())
+
+
+def top_files(folder, name: str, entries: list[str]) -> list[str]:
+    """The files of the dataset folder that hold table `name`: NAME.parquet … in any case. A
+    compressed one (orders.csv.gz) cannot be read exactly: refused, not left out."""
+    found = []
+    order = list(FORMATS)
+    for entry in sorted(entries, key=lambda e: (order.index(e_s) if (e_s := os.path.splitext(e)[1].lower()) in order
+                                                else len(order), e)):
+        stem, suffix = os.path.splitext(entry)
+        if stem == name and suffix.lower() in FORMATS:
+            found.append(entry)
+        elif suffix.lower() in COMPRESSED and os.path.splitext(stem)[0] == name \
+                and os.path.splitext(stem)[1].lower() in FORMATS:
+            raise DatasetError(f"{_join(folder, entry)} is compressed ({suffix}), which lhrule does not read: "
+                               f"decompress it, or write the table as Parquet (compressed inside)")
+    return found
+
+
+def folder_files(folder, files: list[str]) -> list[str]:
+    """Of every file under a table's folder (paths relative to it, `/`-separated), the ones to
+    read, sorted. None is left out without a word: a file lhrule cannot read is refused with
+    what to do. Two kinds of Spark's and Hadoop's bookkeeping are recognised and skipped: the
+    `_SUCCESS` marker of a finished write, and a `.NAME.crc` checksum beside its file NAME."""
+    present = set(files)
+    read, refused = [], []
+    for f in sorted(files):
+        parts = f.split("/")
+        entry = parts[-1]
+        hidden_dir = next((d for d in parts[:-1] if d.startswith(("_", "."))), None)
+        if hidden_dir is not None:
+            refused.append((f, f"in {hidden_dir}/, a folder Spark and Hadoop keep for work not committed (a write "
+                               f"still running or failed, such as _temporary/): let the write finish, or move the "
+                               f"folder out"))
+        elif entry == "_SUCCESS":
+            continue
+        elif entry.startswith(".") and entry.endswith(".crc") and \
+                "/".join([*parts[:-1], entry[1:-4]]) in present:
+            continue
+        elif entry.startswith(("_committed_", "_started_")):
+            refused.append((f, "a marker of a Databricks transactional write, which alone knows which part files "
+                               "were committed: write the table again without it (or VACUUM it), and remove the "
+                               "markers"))
+        elif entry.startswith((".", "_")):
+            refused.append((f, "a hidden or bookkeeping file, not a table's rows: move it out of the table's folder"))
+        elif file_format(entry):
+            read.append(f)
+        elif os.path.splitext(entry)[1].lower() in COMPRESSED:
+            refused.append((f, f"compressed ({os.path.splitext(entry)[1]}), which lhrule does not read: decompress "
+                               f"it, or write the table as Parquet (compressed inside)"))
+        else:
+            refused.append((f, "not a file lhrule reads (NAME.parquet, .csv, .jsonl or .json): give it the suffix "
+                               "of its format, or move it out of the table's folder"))
+    if refused:
+        lines = "\n".join(f"  {_join(folder, f)}: {why}" for f, why in refused)
+        raise DatasetError(f"the table folder {folder} holds {len(refused)} file{'s' if len(refused) > 1 else ''} "
+                           f"lhrule cannot read (every file of a table's folder is read, or the run stops):\n{lines}")
+    return read
+
+
+def _join(folder, name: str) -> str:
+    return f"{str(folder).rstrip('/')}/{name}"
 
 
 def one_place(folder, name: str, places: list[str]) -> None:
@@ -148,7 +227,7 @@ def open_dataset(con, folder: Path, rb: ir.Rulebook) -> Dataset:
 def _utf8(path: Path, data: Dataset) -> Path:
     """A CSV or JSON Lines file as UTF-8: exports from Chinese back offices are often GBK.
     A GBK file is transcoded once, in chunks, to a temporary UTF-8 copy; a UTF-8 BOM is fine."""
-    if path.suffix not in (".csv", ".jsonl", ".json"):
+    if file_format(path) not in ("read_csv", "read_json"):
         return path
     if _decodes(path, "utf-8-sig"):
         return path
@@ -191,7 +270,7 @@ def _decodes(path: Path, encoding: str) -> bool:
 
 
 def _reader(files: list[Path]) -> str:
-    kinds = {FORMATS[f.suffix] for f in files}
+    kinds = {file_format(f) for f in files}
     if len(kinds) > 1:
         raise DatasetError(f"{files[0].parent} mixes file formats; keep one format per table")
     reader = kinds.pop()
@@ -234,6 +313,14 @@ def describe_read_error(message: str, data: Path) -> str:
         m = re.search(pattern, message)
         return m.group(1).strip() if m else None
 
+    if "Out of Memory Error" in message:  # said as such wherever it arose, before any file it names
+        said = message.split("Out of Memory Error: ", 1)[-1].splitlines()[0]
+        return (f"out of memory: {said}. Let DuckDB use more with LHRULE_MEMORY_LIMIT "
+                f"(now {memory_limit() or '80% of this machine'}), score fewer days at a time, or free disk "
+                f"in {spill_folder()}, where it spills (LHRULE_TEMP_DIR moves it)")
+    if "Out of Range Error" in message or "Overflow in" in message:
+        return (f"a number overflowed: {message.splitlines()[0].split('Error: ', 1)[-1]}. lhrule's numbers hold 32 "
+                f"digits before the point and 6 after: look for values far too large for their columns")
     line, path = found(r"CSV Error on Line: (\d+)"), found(r"\n\s*file = (.*)")
     path = user_file(path) if path else None
     if line and path:
@@ -253,10 +340,6 @@ def describe_read_error(message: str, data: Path) -> str:
         mixed = _mixed_line_endings(Path(path))
         return (f"{path} cannot be read as CSV" + (": its lines end in both \\r\\n and \\n; save it with one kind"
                                                    if mixed else f" (comma-separated, RFC 4180): {first}"))
-    if first.startswith("Out of Memory Error"):
-        return (f"out of memory: {first.split('Error: ', 1)[-1]}. Let DuckDB use more with LHRULE_MEMORY_LIMIT "
-                f"(now {memory_limit() or '80% of this machine'}), score fewer days at a time, or free disk "
-                f"in {spill_folder()}, where it spills (LHRULE_TEMP_DIR moves it)")
     path = found(r"No magic bytes found at end of file '([^']*)'")
     if path:
         first = first.split("Error: ", 1)[-1]
@@ -292,25 +375,56 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def raw_reader(files: list[Path], with_rows: bool = False) -> str:
-    """The files as read; with_rows adds each row's file (`__file`) and 1-based number (`__row`).
-    A streaming row_number() over one file at a time follows the file's own order."""
+# lhrule's own columns beside a table's, in the raw readers and the tables of bad rows: names
+# with a space, which no declared column has (a name is [A-Za-z_][A-Za-z0-9_]*), so no column
+# of a file, declared or not, can meet them.
+FILE, ROW = "lhrule file", "lhrule row"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def own_name(name: str) -> str:
+    """A name for one of lhrule's own columns: refused if a declared column could hold it."""
+    import re
+
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise AssertionError(f"lhrule's own column {name!r} could meet a declared column")
+    return ident(name)
+
+
+def declared_in(con, table: ir.Table, files: list[Path]) -> dict[str, str]:
+    """The declared columns the files hold, with the types they are read as. Columns the
+    rulebook does not declare, of whatever name, are never read."""
+    described = {r[0]: r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {_reader(files)}").fetchall()}
+    return {c.name: described[c.name] for c in table.columns if c.name in described}
+
+
+def raw_reader(con, table: ir.Table, files: list[Path], with_rows: bool = False) -> str:
+    """The files as read, as a subquery of the declared columns they hold, under their own
+    names; with_rows adds each row's file and 1-based number as `FILE` and `ROW`. A
+    streaming row_number() over one file at a time follows the file's own order."""
     if not with_rows:
-        return _reader(files)
-    parts = [f"SELECT *, {_quote(str(f))} AS __file, row_number() OVER () AS __row FROM {_reader([f])}"
-             for f in files]
-    return "(" + " UNION ALL ".join(parts) + ")"
+        return f"(SELECT {_projection(declared_in(con, table, files))} FROM {_reader(files)})"
+    parts = [f"SELECT {_projection(declared_in(con, table, [f]))}, {_quote(str(f))} AS {own_name(FILE)}, "
+             f"row_number() OVER () AS {own_name(ROW)} FROM {_reader([f])}" for f in files]
+    return "(" + " UNION ALL BY NAME ".join(parts) + ")"
+
+
+def _projection(columns) -> str:
+    return ", ".join(ident(c) for c in columns) or f"NULL AS {own_name('lhrule none')}"
 
 
 def file_view(con, table: ir.Table, files: list[Path], zone: str, exclude: str | None = None) -> None:
-    """The view `t_NAME`: the declared columns, cast; `exclude` names a table of (__file, __row)
+    """The view `t_NAME`: the declared columns, cast; `exclude` names a table of (`FILE`, `ROW`)
     to leave out (the quarantined rows)."""
     described = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {_reader(files)}").fetchall()}
     missing = [c.name for c in table.columns if c.name not in described and not c.optional]
     if missing:
         where = f"{user_file(str(files[0]))}: table {table.name} has no column {', '.join(missing)}"
         only = next(iter(described)) if len(described) == 1 else ""
-        if files[0].suffix == ".csv" and any(s in only for s in ";\t|"):  # another separator: one column a;b;c
+        if file_format(files[0]) == "read_csv" and any(s in only for s in ";\t|"):  # another separator: one column a;b;c
             where += f" (its header is one column, {only!r}: save the file with commas between the fields)"
         raise DatasetError(where)
     # With rows left out, a query's filter may be judged before they are: DuckDB moves a filter
@@ -338,8 +452,9 @@ def file_view(con, table: ir.Table, files: list[Path], zone: str, exclude: str |
         parts.append(f"{expr} AS {ident}")
     source = _reader(files)
     if exclude is not None:
-        source = (f"{raw_reader(files, with_rows=True)} AS src WHERE NOT EXISTS (SELECT 1 FROM {exclude} AS x "
-                  f"WHERE x.__file = src.__file AND x.__row = src.__row)")
+        file, row = own_name(FILE), own_name(ROW)
+        source = (f"{raw_reader(con, table, files, with_rows=True)} AS src WHERE NOT EXISTS (SELECT 1 FROM {exclude} "
+                  f"AS x WHERE x.{file} = src.{file} AND x.{row} = src.{row})")
     con.execute(f"CREATE OR REPLACE VIEW {table_name(table.name)} AS SELECT {', '.join(parts)} FROM {source}")
 
 

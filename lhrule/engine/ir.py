@@ -216,6 +216,7 @@ class Decl(Node):
 class Column(Node):
     name: str
     type: Type
+    integer: bool = False  # declared `int`: a number, whole and within BIGINT's range
     optional: bool = False
     key: bool = False
     relation: str | None = None  # relation name, e.g. "order" for order_id -> orders

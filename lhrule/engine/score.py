@@ -179,10 +179,10 @@ def _aggregates(con, rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[
     per day (it reads `as_of`; see `slides`) is counted DAYS_PER_QUERY days at a time: its
     query holds every row once per day, and a month of a large dataset would not fit."""
     if len(days) <= DAYS_PER_QUERY or slides(plan, ind, days):
-        return _fetch(con, aggregate_query(rb, plan, ind, days, shops), cache)
+        return _counted(con, aggregate_query(rb, plan, ind, days, shops), cache, [ind])
     rows: list[dict] = []
     for i in range(0, len(days), DAYS_PER_QUERY):
-        rows += _fetch(con, aggregate_query(rb, plan, ind, days[i:i + DAYS_PER_QUERY], shops), cache)
+        rows += _counted(con, aggregate_query(rb, plan, ind, days[i:i + DAYS_PER_QUERY], shops), cache, [ind])
     return rows
 
 
@@ -194,10 +194,21 @@ def _fused_aggregates(con, rb: ir.Rulebook, plan: Plan, inds: list[ir.Indicator]
         return {inds[0].name: _aggregates(con, rb, plan, inds[0], days, shops, cache)}
     out: dict[str, list[dict]] = {ind.name: [] for ind in inds}
     for i in range(0, len(days), DAYS_PER_QUERY):
-        rows = _fetch(con, fused_aggregate_query(rb, plan, inds, days[i:i + DAYS_PER_QUERY], shops), cache)
+        rows = _counted(con, fused_aggregate_query(rb, plan, inds, days[i:i + DAYS_PER_QUERY], shops), cache, inds)
         for name, mine in split_fused(inds, rows).items():
             out[name] += mine
     return out
+
+
+def _counted(con, query, cache: dict | None, inds: list[ir.Indicator]) -> list[dict]:
+    """The rows of the indicators' counting query; a number overflowing in it is said as such,
+    naming them (it was "the dataset could not be read")."""
+    try:
+        return _fetch(con, query, cache)
+    except Exception as exc:
+        if overflowed(str(exc)):
+            raise overflow_error(str(exc), inds) from None
+        raise
 
 
 def _fetch(con, query, cache: dict | None = None) -> list[dict]:
@@ -210,3 +221,20 @@ def _fetch(con, query, cache: dict | None = None) -> list[dict]:
     if cache is not None:
         cache[text] = rows
     return rows
+
+
+def overflowed(message: str) -> bool:
+    """Whether DuckDB's or Spark's error is a number out of its type's range."""
+    return any(m in message for m in ("Out of Range Error", "Overflow in", "ARITHMETIC_OVERFLOW",
+                                      "NUMERIC_VALUE_OUT_OF_RANGE", "CAST_OVERFLOW"))
+
+
+def overflow_error(message: str, inds: list[ir.Indicator]):
+    """An overflow said as such, naming the indicators computed and their tables."""
+    from lhrule.engine.dataset import DatasetError
+
+    first = message.strip().splitlines()[0] if message.strip() else "overflow"
+    names = ", ".join(f"{i.name} (over {i.table})" for i in inds)
+    return DatasetError(f"indicator {names}: a number overflowed ({first.split(' SQLSTATE')[0]}). lhrule's numbers "
+                        f"hold 32 digits before the point and 6 after: look in those tables for values far too "
+                        f"large for their columns, or compute the indicator in smaller units")

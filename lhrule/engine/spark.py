@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from lhrule.engine import ir
-from lhrule.engine.dataset import FORMATS, DatasetError, one_place
+from lhrule.engine.dataset import FILE, DatasetError, file_format, folder_files, one_place, top_files
 from lhrule.engine.sql import table_name
 
 DEFAULT_MASTER = "local[*]"
@@ -157,24 +157,21 @@ def _uri(data: str) -> str:
 
 
 def table_files(spark, root: str, name: str) -> list[str]:
-    """The files of a table, as `dataset.table_files` finds them, through Hadoop's file
-    system (so any URI Spark reads works)."""
+    """The files of a table, as `dataset.table_files` finds them (`top_files`, `folder_files`:
+    every file of a table's folder read or refused), through Hadoop's file system (so any URI
+    Spark reads works)."""
     jvm, fs = _fs(spark, root)
     Path = jvm.org.apache.hadoop.fs.Path
-    places: dict[str, list[str]] = {}
-    for ext in FORMATS:
-        p = Path(f"{root}/{name}{ext}")
-        if fs.exists(p) and fs.isFile(p):
-            places[f"{name}{ext}"] = [p.toString()]
+    entries = [st.getPath().getName() for st in fs.listStatus(Path(root)) if st.isFile()]
+    places = {entry: [Path(f"{root}/{entry}").toString()] for entry in top_files(root, name, entries)}
     folder = Path(f"{root}/{name}")
     if fs.exists(folder) and fs.getFileStatus(folder).isDirectory():
+        base = fs.getFileStatus(folder).getPath().toString().rstrip("/")
         found, it = [], fs.listFiles(folder, True)
         while it.hasNext():
-            p = it.next().getPath().toString()
-            if os.path.splitext(p)[1] in FORMATS:
-                found.append(p)
+            found.append(it.next().getPath().toString()[len(base) + 1:])
         if found:
-            places[f"{name}/"] = sorted(found)
+            places[f"{name}/"] = [f"{base}/{f}" for f in folder_files(f"{root}/{name}", found)]
     one_place(root, name, list(places))
     return next(iter(places.values()), [])
 
@@ -205,13 +202,14 @@ def open_dataset(spark, data: str, rb: ir.Rulebook) -> dict[str, list[str]]:
 
 
 def _read(spark, files: list[str]):
-    kinds = {os.path.splitext(f)[1] for f in files}
+    kinds = {file_format(f) for f in files}
     if len(kinds) > 1:
-        raise DatasetError(f"{files[0]}: one table's files must share one format, found {', '.join(sorted(kinds))}")
+        found = sorted({os.path.splitext(f)[1].lower() for f in files})
+        raise DatasetError(f"{files[0]}: one table's files must share one format, found {', '.join(found)}")
     kind = kinds.pop()
-    if kind == ".parquet":
+    if kind == "read_parquet":
         return spark.read.parquet(*files)
-    if kind == ".csv":  # every field as text, cast below as DuckDB's strict reader does
+    if kind == "read_csv":  # every field as text, cast below as DuckDB's strict reader does
         return spark.read.options(header=True, inferSchema=False, escape='"', mode="FAILFAST").csv(files)
     return spark.read.options(primitivesAsString=True, mode="FAILFAST").json(files)
 
@@ -230,8 +228,11 @@ def given_rows(spark):
 
 def _file_view(spark, table: ir.Table, files: list[str]) -> None:
     frame = _read(spark, files)
-    # each row's file, for the messages of `spark_validate` (a view hides `_metadata`)
-    _frame_view(spark, table, frame.select("*", frame["_metadata.file_path"].alias("__file")), files[0])
+    # Only the declared columns, and each row's file for the messages of `spark_validate` (a
+    # view hides `_metadata`), under lhrule's own name, which no column of a file can meet.
+    declared = [c.name for c in table.columns if c.name in frame.columns]
+    _frame_view(spark, table, frame.select(*[frame[_q(c)] for c in declared],
+                                           frame["_metadata.file_path"].alias(FILE)), files[0])
 
 
 def _frame_view(spark, table: ir.Table, frame, where: str) -> None:

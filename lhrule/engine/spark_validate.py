@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 
 from lhrule.engine import ir
+from lhrule.engine.dataset import FILE
 from lhrule.engine.validate import (REPEATED, SAMPLES, SKIPPED, TIME_TEXT, WITH_OFFSET, YEARS, ZONE_NAMED, Problem,
-                                    Validation)
+                                    Validation, number_checks)
 
 PARSED = {"timestamp": "TIMESTAMP_LTZ", "date": "DATE", "number": "DECIMAL(38,6)", "duration": "BIGINT",
           "bool": "BOOLEAN"}
@@ -50,6 +51,10 @@ def _time_checks(raw: str, text: bool, kind: str, zone: str) -> list[tuple[str, 
         again = f"(CASE WHEN {before.format(local=local)} THEN CAST({local} AS TIMESTAMP_LTZ) < {instant} ELSE FALSE END)"
         checks.append(("", REPEATED.format(zone=zone), f"({offset} AND {again})" if text else again))
     return checks
+
+
+def _keys_alias(column: str) -> str:
+    return _q(f"lhrule keys of {column}")  # a name no column has: see dataset.FILE
 
 
 def _lit(text: str) -> str:
@@ -93,12 +98,14 @@ def _checks(table: ir.Table, source: dict[str, str], files: dict[str, list[str]]
                            f"(year({parsed}) NOT BETWEEN {YEARS[0]} AND {YEARS[1]})"))
         if c.type.name == "duration":
             checks.append((c.name, "a negative duration", f"(try_cast({raw} AS BIGINT) < 0)"))
+        checks += [(c.name, what, cond) for what, cond in number_checks(c, raw, kind, "spark")]
         if c.type.name == "enum":
             values = ", ".join(_lit(v) for v in c.type.values)
             checks.append((c.name, f"not one of {', '.join(c.type.values)}",
                            f"(NOT {empty} AND CAST({raw} AS STRING) NOT IN ({values}))"))
         if c.target and c.target in files:
-            checks.append((c.name, f"pointing at no row of {c.target}", f"(NOT {empty} AND k_{c.name}.k IS NULL)"))
+            checks.append((c.name, f"pointing at no row of {c.target}",
+                           f"(NOT {empty} AND {_keys_alias(c.name)}.k IS NULL)"))
     return checks
 
 
@@ -110,8 +117,9 @@ def _check_table(spark, rb: ir.Rulebook, table: ir.Table, files: dict[str, list[
     for c in table.columns:
         if c.target and c.target in files and c.name in source:
             key = _q(rb.table(c.target).key.name)
-            joins.append(f"LEFT JOIN (SELECT DISTINCT CAST({key} AS STRING) AS k FROM raw_{c.target}) AS k_{c.name} "
-                         f"ON CAST(r.{_q(c.name)} AS STRING) = k_{c.name}.k")
+            alias = _keys_alias(c.name)
+            joins.append(f"LEFT JOIN (SELECT DISTINCT CAST({key} AS STRING) AS k FROM raw_{c.target}) AS {alias} "
+                         f"ON CAST(r.{_q(c.name)} AS STRING) = {alias}.k")
     sums = "".join(f", SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)" for _, _, cond in checks)
     body = f"FROM {raw} AS r {' '.join(joins)}"
     counts = spark.sql(f"SELECT COUNT(*){sums} {body}").collect()[0]
@@ -122,7 +130,7 @@ def _check_table(spark, rb: ir.Rulebook, table: ir.Table, files: dict[str, list[
         if not count:
             continue
         bad += count
-        samples = spark.sql(f"SELECT r.__file, CAST(r.{_q(column)} AS STRING) {body} WHERE {cond} "
+        samples = spark.sql(f"SELECT r.{_q(FILE)}, CAST(r.{_q(column)} AS STRING) {body} WHERE {cond} "
                             f"LIMIT {SAMPLES}").collect()
         result.problems.append(Problem(table.name, column, what, count, [(f, None, v) for f, v in samples]))
     key = table.key

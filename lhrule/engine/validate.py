@@ -7,6 +7,21 @@ nothing (a refund whose order does not exist). The rows with problems land in a 
 table; the report names the table, the file, the row (1-based, header not counted) and the
 column of each. Nothing is dropped silently: by default the run stops; in quarantine mode
 the bad rows are written aside with their reasons and left out of the views scored.
+
+Only the declared columns are read from the files; lhrule's own columns beside them (each
+row's file and number, the checks' flags) have names with a space, which no declared column
+can have, so a file's column of any name (`__row`, `reason`, `b0`) changes nothing.
+
+Quarantine. A row pointing at a quarantined row (a review of a quarantined order, an order
+of a quarantined shop) is quarantined too, transitively, with the reason `order_id: points at
+a quarantined row of orders (data/orders.csv row 4)`: every row read is then scored or
+quarantined, and none is dropped by a join without a word. The folder holds one
+`TABLE.csv` per table with quarantined rows: the declared columns as read, then
+`lhrule:source_file`, `lhrule:source_row` (1-based, header not counted) and `lhrule:reason`
+(no declared column can hold a `:`, so they never meet one, such as `refunds.reason`); and a
+stamp, `lhrule-quarantine.json`, naming the run (rulebook, its hash, dataset, time) and the
+files it wrote. A run replaces or removes only the files an earlier stamp names, and refuses
+to write over a file no stamp names.
 """
 
 from __future__ import annotations
@@ -16,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lhrule.engine import ir
-from lhrule.engine.dataset import SQL_TYPES, Dataset, DatasetError, raw_reader, user_file
+from lhrule.engine.dataset import FILE, ROW, SQL_TYPES, Dataset, DatasetError, declared_in, own_name, raw_reader, \
+    user_file
 
 SAMPLES = 5
 # The years an event's time may fall in. A time outside them parses (0001-01-01, 2999-…) but
@@ -45,7 +61,8 @@ class Validation:
     rows: dict[str, int] = field(default_factory=dict)
     bad: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    checks: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table -> (column, what) by b<i>
+    checks: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table -> (column, what) by flag(i)
+    pointing: dict[str, int] = field(default_factory=dict)  # table -> rows quarantined for pointing at such rows
 
     @property
     def ok(self) -> bool:
@@ -116,6 +133,27 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# The columns of a table of bad rows (`bad_NAME`) beside FILE and ROW: the row's key, and per
+# check its flag and the value shown (and, for a pointer at a quarantined row, that row's place).
+KEY = "lhrule key"
+
+
+def flag(i: int) -> str:
+    return own_name(f"lhrule bad {i}")
+
+
+def shown(i: int) -> str:
+    return own_name(f"lhrule value {i}")
+
+
+def place(i: int) -> str:
+    return own_name(f"lhrule place {i}")
+
+
+def keys_alias(column: str) -> str:
+    return own_name(f"lhrule keys of {column}")
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -171,6 +209,7 @@ def _checks(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, source_types: 
                            f"(year({parsed}) NOT BETWEEN {YEARS[0]} AND {YEARS[1]})", raw))
         if c.type.name == "duration":  # a time taken cannot be below zero
             checks.append((c.name, "a negative duration", f"(TRY_CAST({raw} AS BIGINT) < 0)", raw))
+        checks += [(c.name, what, cond, raw) for what, cond in number_checks(c, raw, source_types[c.name])]
         if c.type.name == "enum":
             values = ", ".join(_lit(v) for v in c.type.values)
             checks.append((c.name, f"not one of {', '.join(c.type.values)}",
@@ -180,8 +219,60 @@ def _checks(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, source_types: 
             # a window cannot stand in the quick pass; duplicates are counted there by GROUP BY
         if c.target and c.target in data.files:
             checks.append((c.name, f"pointing at no row of {c.target}",
-                           f"(NOT {empty} AND k_{c.name}.k IS NULL)", raw))
+                           f"(NOT {empty} AND {keys_alias(c.name)}.k IS NULL)", raw))
     return checks
+
+
+# The numbers a column may hold, checked as written, so none is rounded at load. A decimal is
+# DECIMAL(38,6): a 7th decimal would be rounded away. An int is a whole number of BIGINT's
+# range; a duration, whole microseconds of BIGINT (DuckDB's cast turns '4.5' into 5).
+INT_RANGE = (-(2 ** 63), 2 ** 63 - 1)
+# No amount, count or score reaches 10^18: such a value is an id or a time in the wrong column,
+# and sums of values below it stay within DECIMAL(38,6) (32 digits) over 10^14 rows.
+LARGEST = 10 ** 18
+TOO_LARGE = "larger than 10^18 (no amount is: an id or a time in a number column?)"
+_NUMBER = r"^\s*[+-]?([0-9]*)(\.([0-9]*))?([eE]([+-]?[0-9]+))?\s*$"
+_WHOLE_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                "UBIGINT", "UHUGEINT")
+
+
+def number_checks(c: ir.Column, raw: str, source: str, dialect: str = "duckdb") -> list[tuple[str, str]]:
+    """(what, condition) of the checks of a number or duration column's values beyond their
+    type: the decimals a value has, counted exactly on its text (a double on its shortest text
+    that reads back as it, 0.1 or 1e-07), and its range. Spark's validation uses the same
+    (`dialect`)."""
+    if c.type.name not in ("number", "duration"):
+        return []
+    whole = source.upper() in _WHOLE_TYPES or source.lower() in ("tinyint", "smallint", "int", "bigint")
+    if whole:  # no decimals to check; a range
+        parsed = f"TRY_CAST({raw} AS DECIMAL(38,0))"
+        if c.type.name == "number" and c.integer:
+            return [(f"outside the range of an int ({INT_RANGE[0]} to {INT_RANGE[1]})",
+                     f"({parsed} NOT BETWEEN {INT_RANGE[0]} AND {INT_RANGE[1]})")]
+        if c.type.name == "number":
+            return [(TOO_LARGE, f"(abs({parsed}) >= {LARGEST})")]
+        return []
+    text = f"CAST({raw} AS {'VARCHAR' if dialect == 'duckdb' else 'STRING'})"
+    pattern = "'" + _NUMBER.replace("\\", "\\\\") + "'" if dialect == "spark" else "'" + _NUMBER + "'"
+    fraction = f"regexp_extract({text}, {pattern}, 3)"
+    exponent = f"regexp_extract({text}, {pattern}, 5)"
+    decimals = (f"(length(rtrim({fraction}, '0')) - COALESCE(TRY_CAST(NULLIF({exponent}, '') AS INTEGER), 0))"
+                if dialect == "duckdb" else
+                f"(length(regexp_replace({fraction}, '0+$', '')) - COALESCE(try_cast(NULLIF({exponent}, '') AS INT), 0))")
+    written = f"(regexp_like({text}, {pattern}))" if dialect == "spark" else f"regexp_matches({text}, {pattern})"
+    if c.type.name == "duration":
+        return [("not a whole number of microseconds", f"({written} AND {decimals} > 0)")]
+    parsed = f"TRY_CAST({raw} AS DECIMAL(38,6))"
+    if c.integer:
+        # in text, an exponent (1.23457E+11) is a spreadsheet's rounding of a whole number
+        exponent_written = f" OR {exponent} <> ''" if source.upper() in ("VARCHAR", "STRING") else ""
+        checks = [("not a whole number (digits only, such as 42)", f"({written} AND ({decimals} > 0{exponent_written}))"),
+                  (f"outside the range of an int ({INT_RANGE[0]} to {INT_RANGE[1]})",
+                   f"({parsed} NOT BETWEEN {INT_RANGE[0]} AND {INT_RANGE[1]})")]
+        return checks
+    return [("more than 6 decimals (a decimal holds 6: round it in the data, or scale the unit)",
+             f"({written} AND {decimals} > 6)"),
+            (TOO_LARGE, f"(abs({parsed}) >= {LARGEST})")]
 
 
 def _keys(con, rb: ir.Rulebook, target: str, data: Dataset, repeated: dict[str, int]) -> str:
@@ -192,7 +283,8 @@ def _keys(con, rb: ir.Rulebook, target: str, data: Dataset, repeated: dict[str, 
     if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]).fetchall():
         table = rb.table(target)
         key = _q(table.key.name)
-        select = f"SELECT CAST({key} AS VARCHAR) AS k FROM {raw_reader(data.files[target])} WHERE {key} IS NOT NULL"
+        select = (f"SELECT CAST({key} AS VARCHAR) AS k FROM {raw_reader(con, table, data.files[target])} "
+                  f"WHERE {key} IS NOT NULL")
         if _repeated_keys(con, table, data, repeated):
             select = f"SELECT DISTINCT k FROM ({select})"
         con.execute(f"CREATE TEMP TABLE {name} AS {select}")
@@ -208,7 +300,7 @@ def _repeated_keys(con, table: ir.Table, data: Dataset, repeated: dict[str, int]
     0.6 s at 100M events, all the keys 2.2–2.9 s."""
     if table.name in repeated:
         return repeated[table.name]
-    key, plain = _q(table.key.name), raw_reader(data.files[table.name])
+    key, plain = _q(table.key.name), raw_reader(con, table, data.files[table.name])
     met = (f"SELECT DISTINCT h FROM (SELECT h, h = LAG(h) OVER (ORDER BY h) AS same FROM (SELECT hash({key}) AS h "
            f"FROM {plain} WHERE {key} IS NOT NULL)) WHERE same")
     count = con.execute(f"WITH met AS ({met}) SELECT COUNT(*) FROM (SELECT {key} FROM {plain} WHERE {key} IS NOT NULL "
@@ -219,18 +311,20 @@ def _repeated_keys(con, table: ir.Table, data: Dataset, repeated: dict[str, int]
 
 def _check_table(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, result: Validation,
                  repeated: dict[str, int]) -> None:
-    reader = raw_reader(data.files[table.name], with_rows=True)
-    source_types = {r[0]: r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
+    files = data.files[table.name]
+    reader = raw_reader(con, table, files, with_rows=True)
+    source_types = declared_in(con, table, files)
     checks = _checks(con, rb, table, data, source_types)
     result.checks[table.name] = [(column, what) for column, what, _, _ in checks]
     joins = []
     for c in table.columns:
         if c.target and c.target in data.files and c.name in source_types:
-            joins.append(f"LEFT JOIN {_keys(con, rb, c.target, data, repeated)} AS k_{c.name} "
-                         f"ON CAST(r.{_q(c.name)} AS VARCHAR) = k_{c.name}.k")
+            alias = keys_alias(c.name)
+            joins.append(f"LEFT JOIN {_keys(con, rb, c.target, data, repeated)} AS {alias} "
+                         f"ON CAST(r.{_q(c.name)} AS VARCHAR) = {alias}.k")
     # The quick pass: one scan, no row numbers. Only a table with problems is read again to
     # find and number its bad rows.
-    plain = raw_reader(data.files[table.name])
+    plain = raw_reader(con, table, files)
     row_checks = [(i, cond) for i, (_, what, cond, _) in enumerate(checks) if what != "a duplicate id"]
     sums = "".join(f", SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)" for _, cond in row_checks)
     counts = con.execute(f"SELECT COUNT(*){sums} FROM {plain} AS r {' '.join(joins)}").fetchone()
@@ -242,52 +336,189 @@ def _check_table(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, result: V
     if not dupes and not any(counts[1:]):
         result.bad[table.name] = 0
         return
-    flags = ", ".join(f"{cond} AS b{i}" for i, (_, _, cond, _) in enumerate(checks)) or "FALSE AS b0"
-    shown = ", ".join(f"CAST({v} AS VARCHAR) AS v{i}" if v else f"NULL AS v{i}" for i, (_, _, _, v) in enumerate(checks))
-    any_bad = " OR ".join(f"b{i}" for i in range(len(checks))) or "FALSE"
+    flags = ", ".join(f"{cond} AS {flag(i)}" for i, (_, _, cond, _) in enumerate(checks)) or f"FALSE AS {flag(0)}"
+    values = ", ".join(f"CAST({v} AS VARCHAR) AS {shown(i)}" if v else f"CAST(NULL AS VARCHAR) AS {shown(i)}"
+                       for i, (_, _, _, v) in enumerate(checks))
+    any_bad = " OR ".join(flag(i) for i in range(len(checks))) or "FALSE"
+    row_key = f"CAST(r.{_q(key.name)} AS VARCHAR)" if key is not None and key.name in source_types else "NULL"
     bad_table = f"bad_{table.name}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT * FROM (SELECT r.__file, r.__row, {flags}"
-                f"{', ' + shown if shown else ''} FROM {reader} AS r {' '.join(joins)}) WHERE {any_bad}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT * FROM (SELECT r.{own_name(FILE)}, "
+                f"r.{own_name(ROW)}, CAST({row_key} AS VARCHAR) AS {own_name(KEY)}, {flags}"
+                f"{', ' + values if values else ''} FROM {reader} AS r {' '.join(joins)}) WHERE {any_bad}")
     result.bad[table.name] = con.execute(f"SELECT COUNT(*) FROM {bad_table}").fetchone()[0]
-    if not result.bad[table.name]:
+    for i in range(len(checks)):
+        _problem(con, table.name, i, result)
+
+
+def _problem(con, table: str, i: int, result: Validation) -> None:
+    """The problem of check `i` of `table`, from its table of bad rows, if any row fails it."""
+    column, what = result.checks[table][i]
+    bad_table = f"bad_{table}"
+    count = con.execute(f"SELECT COUNT(*) FROM {bad_table} WHERE {flag(i)}").fetchone()[0]
+    if not count:
         return
-    for i, (column, what, _, _) in enumerate(checks):
-        count = con.execute(f"SELECT COUNT(*) FROM {bad_table} WHERE b{i}").fetchone()[0]
-        if not count:
-            continue
-        samples = con.execute(f"SELECT __file, __row, v{i} FROM {bad_table} WHERE b{i} "
-                              f"ORDER BY __file, __row LIMIT {SAMPLES}").fetchall()
-        result.problems.append(Problem(table.name, column, what, count,
-                                       [(user_file(f), int(r), v) for f, r, v in samples]))
+    file, row = own_name(FILE), own_name(ROW)
+    samples = con.execute(f"SELECT {file}, {row}, {shown(i)} FROM {bad_table} WHERE {flag(i)} "
+                          f"ORDER BY {file}, {row} LIMIT {SAMPLES}").fetchall()
+    result.problems.append(Problem(table, column, what, count, [(user_file(f), int(r), v) for f, r, v in samples]))
 
 
-def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: Path) -> dict[str, int]:
-    """Write the bad rows aside with their reasons, and leave them out of the scored views."""
+def _user_files(expr: str, files) -> str:
+    """`expr`, a file lhrule read, as the user's file: a GBK file is read from a UTF-8 copy,
+    gone at exit."""
+    copies = [f"WHEN {_lit(str(f))} THEN {_lit(user_file(str(f)))}" for f in files if user_file(str(f)) != str(f)]
+    return f"CASE {expr} {' '.join(copies)} ELSE {expr} END" if copies else expr
+
+
+def spread(con, rb: ir.Rulebook, data: Dataset, result: Validation) -> None:
+    """Quarantine, transitively, every row pointing at a quarantined row: a review of a
+    quarantined order, and the orders and events of a quarantined shop. Left in, such a row
+    would point at nothing once the quarantined rows are left out of the views, and a join
+    on it (every event to its shop) would drop it without a word. A key quarantined is in no
+    kept row: a key in two rows is a duplicate, and every copy is bad."""
+    done: dict[tuple[str, str], int] = {}  # (table, column) -> the target's bad rows when last followed
+    followed = True
+    while followed:
+        followed = False
+        for table in rb.tables:
+            for c in table.columns:
+                target = c.target
+                if table.name not in data.files or not target or not result.bad.get(target):
+                    continue
+                if done.get((table.name, c.name)) == result.bad[target]:
+                    continue
+                done[(table.name, c.name)] = result.bad[target]
+                followed = _point(con, rb, table, c, data, result) or followed
+
+
+def _point(con, rb: ir.Rulebook, table: ir.Table, c: ir.Column, data: Dataset, result: Validation) -> bool:
+    """Quarantine the rows of `table` whose `c` points at a quarantined row of its target;
+    whether any was added."""
+    files = data.files[table.name]
+    if c.name not in declared_in(con, table, files):
+        return False
+    file, row, key = own_name(FILE), own_name(ROW), own_name(KEY)
+    bad_table, target = f"bad_{table.name}", c.target
+    what = f"pointing at a quarantined row of {target}"
+    checks = result.checks.setdefault(table.name, [])
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND temporary", [bad_table]).fetchall():
+        columns = ", ".join(f"{flag(i)} BOOLEAN, {shown(i)} VARCHAR" for i in range(len(checks)))
+        con.execute(f"CREATE TEMP TABLE {bad_table} ({file} VARCHAR, {row} BIGINT, {key} VARCHAR"
+                    f"{', ' + columns if columns else ''})")
+        result.bad.setdefault(table.name, 0)
+    if (c.name, what) in checks:
+        i = checks.index((c.name, what))
+    else:
+        i = len(checks)
+        checks.append((c.name, what))
+        for name, kind in ((flag(i), "BOOLEAN DEFAULT FALSE"), (shown(i), "VARCHAR"), (place(i), "VARCHAR")):
+            con.execute(f"ALTER TABLE {bad_table} ADD COLUMN {name} {kind}")
+    where = _user_files(f"g.{file}", data.files[target])
+    gone = (f"SELECT k, {where} || ' row ' || CAST(g.{row} AS VARCHAR) AS place_at FROM (SELECT {key} AS k, {file}, "
+            f"{row}, row_number() OVER (PARTITION BY {key} ORDER BY {file}, {row}) AS n FROM bad_{target} "
+            f"WHERE {key} IS NOT NULL) AS g WHERE n = 1")
+    keyed = table.key is not None and table.key.name in declared_in(con, table, files)
+    own_key = f"CAST(r.{_q(table.key.name)} AS VARCHAR)" if keyed else "CAST(NULL AS VARCHAR)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE pointing AS SELECT r.{file}, r.{row}, {own_key} AS {key}, "
+                f"CAST(r.{_q(c.name)} AS VARCHAR) AS v, gone.place_at FROM {raw_reader(con, table, files, with_rows=True)} "
+                f"AS r JOIN ({gone}) AS gone ON CAST(r.{_q(c.name)} AS VARCHAR) = gone.k")
+    con.execute(f"UPDATE {bad_table} SET {flag(i)} = TRUE, {shown(i)} = p.v, {place(i)} = p.place_at FROM pointing AS p "
+                f"WHERE {bad_table}.{file} = p.{file} AND {bad_table}.{row} = p.{row}")
+    before = result.bad[table.name]
+    con.execute(f"INSERT INTO {bad_table} ({file}, {row}, {key}, {flag(i)}, {shown(i)}, {place(i)}) "
+                f"SELECT {file}, {row}, {key}, TRUE, v, place_at FROM pointing AS p WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {bad_table} AS b WHERE b.{file} = p.{file} AND b.{row} = p.{row})")
+    result.bad[table.name] = con.execute(f"SELECT COUNT(*) FROM {bad_table}").fetchone()[0]
+    result.problems = [p for p in result.problems if (p.table, p.column, p.what) != (table.name, c.name, what)]
+    _problem(con, table.name, i, result)
+    pointers = [flag(j) for j, (_, w) in enumerate(checks) if w.startswith("pointing at a quarantined row")]
+    result.pointing[table.name] = con.execute(f"SELECT COUNT(*) FROM {bad_table} WHERE "
+                                              f"{' OR '.join(pointers)}").fetchone()[0]
+    return result.bad[table.name] > before
+
+
+STAMP = "lhrule-quarantine.json"
+
+
+def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: Path,
+               run: dict | None = None) -> dict[str, int]:
+    """Write the bad rows aside with their reasons, and leave them out of the scored views:
+    first every row pointing at a bad row joins them (`spread`). The folder's stamp names the
+    run; the files an earlier run's stamp names are replaced or removed, and a file no stamp
+    names is never written over. `run` is what the stamp says of the run (rulebook, dataset)."""
+    import datetime as dt
+    import json
+    import os
+
     from lhrule.engine.dataset import file_view
 
+    spread(con, rb, data, result)
+    tables = [t for t in rb.tables if result.bad.get(t.name)]
+    stamp_path = folder / STAMP
+    if not tables and not stamp_path.exists():
+        return {}  # nothing to write aside, and no earlier run's files to clear
+    earlier = _stamped(stamp_path, folder)
+    for table in tables:
+        out = folder / f"{table.name}.csv"
+        if out.exists() and out.name not in earlier:
+            raise DatasetError(f"{out} is in the quarantine folder, but no stamp of lhrule's ({stamp_path}) names "
+                               f"it: lhrule writes over no file it did not make; move it, or name another folder "
+                               f"with --quarantine")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(f"the bad rows cannot be written aside to {folder}: {exc.strerror}; name another folder "
                            f"with --quarantine") from None
+    file, row = own_name(FILE), own_name(ROW)
     written = {}
-    for table in rb.tables:
-        if not result.bad.get(table.name):
-            continue
-        reasons = [f"CASE WHEN q.b{i} THEN {_lit(column + ': ' + what)} END"
-                   for i, (column, what) in enumerate(result.checks[table.name])]
+    for table in tables:
+        checks = result.checks[table.name]
+        reasons = []
+        for i, (column, what) in enumerate(checks):
+            if what.startswith("pointing at a quarantined row"):
+                reasons.append(f"CASE WHEN q.{flag(i)} THEN {_lit(column + ': points at a quarantined row of ')} || "
+                               f"{_lit(what.rsplit(' ', 1)[1])} || ' (' || q.{place(i)} || ')' END")
+            else:
+                reasons.append(f"CASE WHEN q.{flag(i)} THEN {_lit(column + ': ' + what)} END")
         reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
-        reader = raw_reader(data.files[table.name], with_rows=True)
+        files = data.files[table.name]
+        columns = "".join(f"r.{_q(c)}, " for c in declared_in(con, table, files))
         out = folder / f"{table.name}.csv"
-        read = [str(f) for f in data.files[table.name]]
-        copies = [f"WHEN {_lit(f)} THEN {_lit(user_file(f))}" for f in read if user_file(f) != f]
-        # a GBK file is read from a UTF-8 copy, gone at exit: the user's file is named
-        source = f"CASE q.__file {' '.join(copies)} ELSE q.__file END" if copies else "q.__file"
-        con.execute(f"COPY (SELECT r.* EXCLUDE (__file, __row), {source} AS source_file, q.__row AS source_row, "
-                    f"{reason} AS reason FROM {reader} AS r JOIN bad_{table.name} AS q "
-                    f"ON r.__file = q.__file AND r.__row = q.__row ORDER BY q.__file, q.__row) "
-                    f"TO {_lit(str(out))} (HEADER, DELIMITER ',')")
+        aside = folder / f".{table.name}.csv.{os.getpid()}.part"
+        try:
+            con.execute(f"COPY (SELECT {columns}{_user_files(f'q.{file}', files)} AS {own_name('lhrule:source_file')}, "
+                        f"q.{row} AS {own_name('lhrule:source_row')}, {reason} AS {own_name('lhrule:reason')} "
+                        f"FROM {raw_reader(con, table, files, with_rows=True)} AS r JOIN bad_{table.name} AS q "
+                        f"ON r.{file} = q.{file} AND r.{row} = q.{row} ORDER BY q.{file}, q.{row}) "
+                        f"TO {_lit(str(aside))} (HEADER, DELIMITER ',')")
+            os.replace(aside, out)
+        finally:
+            aside.unlink(missing_ok=True)
         written[table.name] = result.bad[table.name]
-        file_view(con, table, data.files[table.name], rb.timezone, exclude=f"bad_{table.name}")
+        file_view(con, table, files, rb.timezone, exclude=f"bad_{table.name}")
+    for name in earlier:
+        if name not in {f"{t}.csv" for t in written}:
+            (folder / name).unlink(missing_ok=True)  # an earlier run's, of a table with no bad rows now
+    stamp = {"written_by": "lhrule", **(run or {}), "written_at": dt.datetime.now(dt.timezone.utc).isoformat(
+        timespec="seconds"), "files": {f"{t}.csv": n for t, n in written.items()}}
+    aside = folder / f".{STAMP}.{os.getpid()}.part"
+    aside.write_text(json.dumps(stamp, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(aside, stamp_path)
     return written
 
+
+def _stamped(stamp_path: Path, folder: Path) -> set[str]:
+    """The files an earlier run's stamp names (none without a stamp)."""
+    import json
+
+    if not stamp_path.exists():
+        return set()
+    try:
+        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
+        names = set(stamp["files"]) if stamp.get("written_by") == "lhrule" else None
+    except (OSError, ValueError, KeyError, TypeError):
+        names = None
+    if names is None or any("/" in n or not n.endswith(".csv") for n in names):
+        raise DatasetError(f"{stamp_path} is not a stamp lhrule wrote: move it, or name another folder with "
+                           f"--quarantine")
+    return {n for n in names if (folder / n).is_file()}
