@@ -377,7 +377,7 @@ def test_an_overflow_names_the_indicator_and_what_to_do(tmp_path, monkeypatch):
 indicator cubed "立方" {
   over orders
   window last 30 days on paid_at
-  average amount * amount * amount
+  total amount * 1000000000000000
   cite "s" "q"
 }
 """, encoding="utf-8")
