@@ -328,12 +328,13 @@ def test_a_killed_gen_leaves_the_old_dataset_whole_and_the_next_cleans_up(tmp_pa
     gen.generate(out, shops=3, days=2, seed=1, fmt="csv")
     before = snapshot(out)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for wait in (0.5, 3.0):  # while generating, and while converting to CSV
+    for stage in (".parquet", ".csv"):  # killed while generating, then while converting to CSV
         child = subprocess.Popen(_gen_cmd(out, 2), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while not any(p.name.endswith(".gen") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(wait)
+        deadline = time.monotonic() + 120
+        while child.poll() is None and time.monotonic() < deadline and not any(
+                f.name.endswith(stage) for d in tmp_path.iterdir() if d.name.endswith(".gen") for f in d.iterdir()):
+            time.sleep(0.01)
+        assert child.poll() is None, f"gen ended before it wrote a {stage} file: nothing was killed"
         child.send_signal(signal.SIGKILL)
         child.wait()
         assert snapshot(out) == before  # the old dataset: no table of another seed, no part file
