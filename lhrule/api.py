@@ -298,7 +298,7 @@ def open_validated(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str
     the refusal: the rulebook named, where two read the dataset (`diff`)."""
     from lhrule.engine.dataset import DatasetError, connect, is_uri, open_dataset
     from lhrule.engine.validate import quarantine as set_aside
-    from lhrule.engine.validate import validate
+    from lhrule.engine.validate import Validation, validate
 
     from lhrule.engine import cache
 
@@ -316,11 +316,11 @@ def open_validated(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str
     con = connect(rb.ir)
     dataset = open_dataset(con, Path(data), rb.ir)
     key = cache.dataset_key(rb.ir, dataset.files)
-    checked = cache.found_clean(key)  # the same files, found clean before: not read again
+    checked = Validation.from_kept(cache.found_clean(key))  # the same files, found clean before: not read again
     if checked is None:
         checked = validate(con, rb.ir, dataset)
-        if checked.ok:
-            cache.remember_clean(key, checked)
+        if checked.kept() is not None:
+            cache.remember_clean(key, checked.kept())
     quarantined: dict[str, int] = {}
     if not checked.ok and on_bad_rows != "quarantine":
         raise checked.refusal(data, "fix them, or leave them out with --on-bad-rows quarantine (the bad rows "

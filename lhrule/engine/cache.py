@@ -24,7 +24,6 @@ or of another version, is passed over and the rulebook is compiled (and the entr
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -314,37 +313,23 @@ def dataset_key(rb, files: dict[str, list[Path]]) -> str:
     return h.hexdigest()
 
 
-def found_clean(key: str):
-    """The validation of a dataset found clean before with this key, or None."""
-    from lhrule.engine.validate import Validation
-
+def found_clean(key: str) -> dict | None:
+    """What `remember_clean` kept of a dataset found clean before with this key (a dict the
+    validation reads back and checks), or None."""
     lines = _read(_entry("validated", key), "validated", 1)
     if lines is None:
         return None
     try:
         saved = _load(lines[0])
-        rows, bad, checks = saved["rows"], saved["bad"], saved["checks"]
-        if set(saved) != {"rows", "bad", "checks"} or not (_counts(rows) and _counts(bad) and isinstance(checks, dict)):
-            return None
-        checks = {str(t): [(str(c), str(w)) for c, w in pairs] for t, pairs in checks.items()}
-        return Validation(rows=rows, bad=bad, checks=checks)
-    except Exception:  # noqa: BLE001 - valid JSON of another shape: a miss
+    except Exception:  # noqa: BLE001 - damaged: a miss
         return None
+    return saved if isinstance(saved, dict) else None
 
 
-def _counts(value) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) and type(n) is int for k, n in value.items())
-
-
-def remember_clean(key: str, validation) -> None:
-    """Remember a clean validation (one with problems is not remembered: it is reported)."""
-    if validation.problems:
-        return
-    known = {f.name for f in dataclasses.fields(validation)}
-    if known != {"rows", "bad", "problems", "checks"}:  # a field this cache does not know how to keep
-        return
+def remember_clean(key: str, kept: dict) -> None:
+    """Remember what a clean validation keeps (`Validation.kept`)."""
     try:
-        line = _dump({"rows": validation.rows, "bad": validation.bad, "checks": validation.checks})
+        line = _dump(kept)
     except (TypeError, ValueError):
         return
     _write(_entry("validated", key), "validated", [line])

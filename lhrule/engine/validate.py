@@ -64,6 +64,29 @@ class Validation:
     checks: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table -> (column, what) by flag(i)
     pointing: dict[str, int] = field(default_factory=dict)  # table -> rows quarantined for pointing at such rows
 
+    def kept(self) -> dict | None:
+        """What the cache keeps of a clean validation (one with problems is reported, not kept)."""
+        if self.problems or any(self.bad.values()) or self.pointing:
+            return None
+        return {"rows": self.rows, "bad": self.bad, "checks": self.checks}
+
+    @classmethod
+    def from_kept(cls, saved: dict | None) -> Validation | None:
+        """A clean validation read back from the cache; None for anything of another shape."""
+        def counts(value) -> bool:
+            return isinstance(value, dict) and all(isinstance(k, str) and type(n) is int for k, n in value.items())
+
+        if not isinstance(saved, dict) or set(saved) != {"rows", "bad", "checks"}:
+            return None
+        rows, bad, checks = saved["rows"], saved["bad"], saved["checks"]
+        if not (counts(rows) and counts(bad) and isinstance(checks, dict)):
+            return None
+        try:
+            checks = {str(t): [(str(c), str(w)) for c, w in pairs] for t, pairs in checks.items()}
+        except (TypeError, ValueError):
+            return None
+        return cls(rows=rows, bad=bad, checks=checks)
+
     @property
     def ok(self) -> bool:
         return not self.problems
