@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 import shutil
 import subprocess
@@ -275,3 +276,16 @@ def test_a_piped_score_table_keeps_each_indicator_name_on_one_line():
         assert label in header, label
     row = next(line for line in result.stdout.splitlines() if "s000001" in line)
     assert row.split("│")[1:6] == [" s000001 ", " 食品          ", " 1.6   ", " —     ", " 0.7456 很差  "]
+
+
+@pytest.mark.parametrize("command", ["check", "fmt", "test"])
+@pytest.mark.parametrize("name, said", [("x" * 5000 + ".rule", "file name too long"),
+                                        ("loop.rule", "too many levels of symbolic links")])
+def test_a_path_that_cannot_be_looked_at_is_a_message(tmp_path, monkeypatch, command, name, said):
+    monkeypatch.chdir(tmp_path)
+    if name == "loop.rule":
+        os.symlink("loop2.rule", "loop.rule")
+        os.symlink("loop.rule", "loop2.rule")
+    result = CliRunner().invoke(app, [command, name])
+    assert result.exit_code == 2
+    assert said in result.output and "Traceback" not in result.output

@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
-from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, _guarded,
+from lhrule.cli.app import ForceOption, app, compile_or_exit, usage_error, writable, written
+from lhrule.cli.options import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, parse_day, guarded,
                                 bad_rows_choice, data_location, engine_choice, said_quarantined, spinner)
 from lhrule.cli.safe_text import say
 
@@ -63,8 +63,8 @@ def diff(
     if out is not None and html_out is not None and out.resolve() == html_out.resolve():
         raise usage_error(f"--out and --html both name {out}: name two files")
     quarantine = bad_rows_choice(on_bad_rows, quarantine, out)
-    day = _date(as_of, "--as-of")
-    first, second = _date(rules_as_of, "--rules-as-of"), _date(vs_rules_as_of, "--vs-rules-as-of")
+    day = parse_day(as_of, "--as-of")
+    first, second = parse_day(rules_as_of, "--rules-as-of"), parse_day(vs_rules_as_of, "--vs-rules-as-of")
     if new is None and not (first and second):
         raise usage_error("give two rulebooks (OLD NEW), or one with --rules-as-of DATE --vs-rules-as-of DATE")
     if new is not None and (first or second):
@@ -76,7 +76,7 @@ def diff(
         from lhrule.api import quarantines
 
         with spinner(f"scoring {data} with both versions …"):
-            run = _guarded(lambda: api_diff(before, after, place, day, first, second, attribution, on_bad_rows,
+            run = guarded(lambda: api_diff(before, after, place, day, first, second, attribution, on_bad_rows,
                                             quarantine, engine, spark_master), place)
     to_old, to_new = quarantines(quarantine, run.new_stamp is not None)
     said_quarantined(run.stamp, run.validation, to_old)

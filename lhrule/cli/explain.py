@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
-from lhrule.cli.scoring import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, _date, _guarded,
+from lhrule.cli.app import ForceOption, app, compile_or_exit, usage_error, writable, written
+from lhrule.cli.options import (BadRowsOption, EngineOption, MasterOption, QuarantineOption, parse_day, guarded,
                                 bad_rows_choice, data_location, engine_choice, said_quarantined, spinner)
 from lhrule.cli.safe_text import say
 
@@ -46,7 +46,7 @@ def explain(
     if events != "all" and not events.isdigit():
         raise usage_error(f"--events takes a number or all, not {events!r}")
     writable(html_out, "--html", "explain.html", force, place)
-    day = _date(as_of, "--as-of")
+    day = parse_day(as_of, "--as-of")
     rb = compile_or_exit(rulebook)
     from lhrule.engine.explain import Explainer
 
@@ -61,7 +61,7 @@ def explain(
         return explainer.explain(shop, day), stamp, checked
 
     with spinner(f"explaining {shop} on {data} …"):  # the first command on a dataset validates it: 38 s at 100M
-        tree, stamp, checked = _guarded(build, place)
+        tree, stamp, checked = guarded(build, place)
     said_quarantined(stamp, checked, quarantine)
     if tree is None:
         say(f"lhrule: no shop {shop!r} in {data}", err=True)

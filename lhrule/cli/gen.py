@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from lhrule.cli.main import app, usage_error, written
+from lhrule.cli.app import app, usage_error, written
 from lhrule.cli.safe_text import say
 
 

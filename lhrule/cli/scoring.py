@@ -1,4 +1,4 @@
-"""`lhrule score`, `lhrule test` and `lhrule demo`."""
+"""`lhrule score` and `lhrule demo`."""
 
 from __future__ import annotations
 
@@ -11,56 +11,36 @@ from typing import Annotated, Optional
 
 import typer
 
-from lhrule.cli.main import ForceOption, app, compile_or_exit, usage_error, writable, written
+from lhrule.cli.app import (
+    ForceOption,
+    app,
+    compile_or_exit,
+    usage_error,
+    writable,
+    written,
+)
+from lhrule.cli.options import (
+    BadRowsOption,
+    EngineOption,
+    MasterOption,
+    QuarantineOption,
+    parse_day,
+    guarded,
+    bad_rows_choice,
+    data_location,
+    engine_choice,
+    said_quarantined,
+    spinner,
+)
 from lhrule.cli.safe_text import say
 
 EXAMPLE_DATA = Path("examples/data")
+
+
 DEMO_RULEBOOK = Path("rulebooks/tejia/response-3min.rule")
+
+
 DEMO_AS_OF = dt.date(2024, 6, 30)
-
-
-EngineOption = Annotated[str, typer.Option("--engine", help="duckdb (this machine), or spark: the same queries on "
-                                           "Spark (pip install 'lhrule\\[spark]').")]
-MasterOption = Annotated[Optional[str], typer.Option("--spark-master", help="With --engine spark: the master URL "
-                                                     "(default: spark-submit's, else local[*]).", show_default=False)]
-BadRowsOption = Annotated[str, typer.Option("--on-bad-rows", help="stop, or quarantine: write bad rows aside "
-                                                                  "and go on with the rest.")]
-QuarantineOption = Annotated[Optional[Path], typer.Option("--quarantine", help="Where quarantined rows go "
-                                                          "(default: beside --out if given, else ./quarantine).")]
-
-
-def engine_choice(engine: str, master: str | None) -> None:
-    from lhrule.api import ENGINES
-
-    if engine not in ENGINES:
-        raise usage_error(f"--engine must be {' or '.join(ENGINES)}, not {engine!r}")
-    if master is not None and engine != "spark":
-        raise usage_error("--spark-master is for --engine spark")
-    import re
-
-    if master is not None and not re.fullmatch(r"local(\[(\d+|\*)(,\d+)?\])?|yarn|(spark|k8s|mesos)://\S+", master):
-        raise usage_error(f"--spark-master {master!r} is not a Spark master URL: local[*], local[4], "
-                          f"spark://HOST:7077, yarn or k8s://URL")
-
-
-def data_location(data: str, engine: str) -> Path | str:
-    """The dataset folder; with Spark it may also be a URI Spark reads (hdfs://, s3a://)."""
-    from lhrule.engine.dataset import is_uri
-
-    if is_uri(data):
-        if engine != "spark":
-            raise usage_error(f"--data {data}: DuckDB reads local folders; read a URI with --engine spark")
-        return data
-    return Path(data)
-
-
-def _date(value: str | None, flag: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise usage_error(f"{flag} takes a date such as 2024-06-30, not {value!r}") from None
 
 
 @app.command()
@@ -91,7 +71,7 @@ def score(
     if format == "table" and out is not None:
         raise usage_error("--out writes json, csv or parquet: add --format")
     writable(out, "--out", f"score.{format}", force, place)
-    day, first, last = _date(as_of, "--as-of"), _date(start, "--from"), _date(end, "--to")
+    day, first, last = parse_day(as_of, "--as-of"), parse_day(start, "--from"), parse_day(end, "--to")
     if day is None and first is None and last is None:
         raise usage_error("say which day to score: --as-of DATE, or --from DATE --to DATE")
     if day is not None and (first or last):
@@ -106,7 +86,7 @@ def score(
     target = Output(out, f"score.{format}", force, place)
     if stream:  # the spinner only beside a file: on a terminal it would cut into the JSON
         with spinner(f"scoring {data} with {rb.path.name} …") if out else contextlib.nullcontext():
-            _guarded(lambda: _emit(run.json_chunks(), target), place)
+            guarded(lambda: _emit(run.json_chunks(), target), place)
     else:
         _write(run, format, target)
     if not run.rows:
@@ -132,22 +112,6 @@ def said_nothing_counted(rb, days: list, data) -> None:
                    f"of {data}?", err=True)
 
 
-def bad_rows_choice(on_bad_rows: str, quarantine: Path | None, out: Path | None = None) -> Path:
-    """Where quarantined rows go, once --on-bad-rows is known to be stop or quarantine."""
-    if on_bad_rows not in ("stop", "quarantine"):
-        raise usage_error(f"--on-bad-rows must be stop or quarantine, not {on_bad_rows!r}")
-    if quarantine is None:
-        quarantine = out.with_name(out.name + ".quarantine") if out else Path("quarantine")
-    return quarantine
-
-
-def said_quarantined(stamp: dict, validation, quarantine: Path) -> None:
-    for table, n in (stamp.get("quarantined") or {}).items():
-        pointing = getattr(validation, "pointing", {}).get(table)
-        why = f" ({pointing} of them for pointing at a quarantined row)" if pointing else ""
-        say(f"quarantined {n} of {validation.rows[table]} rows of {table} to {quarantine}/{table}.csv{why}", err=True)
-
-
 def _run(rb, data: Path | str, day, first, last, shops, on_bad_rows: str = "stop", quarantine: Path | None = None,
          engine: str = "duckdb", spark_master: str | None = None, stream: bool = False):
     """The scored run; with `stream`, a range to be scored as it is read (`api.ScoreStream`)."""
@@ -156,52 +120,11 @@ def _run(rb, data: Path | str, day, first, last, shops, on_bad_rows: str = "stop
 
     with spinner(f"scoring {data} with {rb.path.name} …"):
         if stream:
-            return _guarded(lambda: score_stream(rb, data, first or last, last or first, shops, on_bad_rows,
+            return guarded(lambda: score_stream(rb, data, first or last, last or first, shops, on_bad_rows,
                                                  quarantine, engine, spark_master), data)
-        return _guarded(lambda: api_score(rb, data, as_of=day, start=first, end=last, shops=shops,
+        return guarded(lambda: api_score(rb, data, as_of=day, start=first, end=last, shops=shops,
                                           on_bad_rows=on_bad_rows, quarantine=quarantine, engine=engine,
                                           spark_master=spark_master), data)
-
-
-def spinner(text: str):
-    """A spinner on stderr while the work runs, when a person watches it there; else nothing
-    (and Rich is not imported: 0.05 s of every piped or scripted run)."""
-    if not sys.stderr.isatty():
-        return contextlib.nullcontext()
-    from rich.text import Text
-
-    from lhrule.cli.render import console
-    from lhrule.cli.safe_text import visible_lines
-
-    return console(stderr=True).status(Text(visible_lines(text)))  # a folder named [bold] is a name
-
-
-def _guarded(work, data: Path | str):
-    """Run engine work; a problem with the data (or with Spark) becomes a message and exit 1,
-    not a traceback."""
-    import duckdb
-
-    from lhrule.engine.dataset import DatasetError
-    from lhrule.engine.dialect import NotPortable
-
-    try:
-        return work()
-    except (DatasetError, NotPortable) as exc:
-        say(f"lhrule: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except duckdb.Error as exc:
-        from lhrule.engine.dataset import describe_read_error
-
-        say(f"lhrule: {describe_read_error(str(exc), data)}", err=True)
-        raise typer.Exit(1) from None
-    except Exception as exc:
-        from lhrule.engine.spark import describe_spark_error
-
-        said = describe_spark_error(exc)
-        if said is None:
-            raise
-        say(f"lhrule: {said}", err=True)
-        raise typer.Exit(1) from None
 
 
 class Output:
@@ -275,37 +198,6 @@ def _emit(chunks, out: Output, newline: bool = True) -> None:
 
 
 @app.command()
-def test(
-    paths: Annotated[list[Path], typer.Argument(help="Rulebook files, or folders of them.", show_default=False)],
-) -> None:
-    """Run the `test` blocks of rulebooks through the engine."""
-    from lhrule.cli.main import rule_files
-    from lhrule.engine.testing import run_tests
-
-    files = rule_files(paths)
-    passed = failed = 0
-    for path in files:
-        rb = compile_or_exit(path, runnable=False)
-        for outcome in run_tests(rb.ir):  # a library of declarations has no tests
-            where = f"{outcome.test.span.file}:{outcome.test.span.line}"
-            if outcome.passed:
-                passed += 1
-                say(f"PASS {where} {outcome.test.name}")
-                continue
-            failed += 1
-            say(f"FAIL {where} {outcome.test.name}")
-            for expect, problem in outcome.failures:
-                line = f"{expect.span.file}:{expect.span.line}" if expect else where
-                say(f"     {line}: {problem}")
-    if not passed + failed:
-        named = files[0] if len(files) == 1 else f"the {len(files)} rulebooks"
-        say(f"no `test` blocks in {named}: nothing was run")
-        return
-    say(f"{passed} passed, {failed} failed")
-    raise typer.Exit(1 if failed else 0)
-
-
-@app.command()
 def demo(
     data: Annotated[Path, typer.Option("--data", help="The dataset folder.")] = EXAMPLE_DATA,
     rulebook: Annotated[Path, typer.Option("--rulebook", help="The rulebook to score with.")] = DEMO_RULEBOOK,
@@ -315,7 +207,7 @@ def demo(
     if not data.is_dir() or not rulebook.is_file():
         raise usage_error(f"run the demo from the repository root (it reads {rulebook} and {data})")
     rb = compile_or_exit(rulebook)
-    run = _run(rb, data, _date(as_of, "--as-of"), None, None, None)
+    run = _run(rb, data, parse_day(as_of, "--as-of"), None, None, None)
     from lhrule.cli.render import score_table
 
     say(f"lhrule demo: {rb.ir.label or rb.ir.name} on {data}, as of {as_of}\n", err=True)
@@ -340,3 +232,4 @@ def _sort_key(res):
         return primary.value
     values = [i.value for i in res.indicators.values() if i.assessed and i.value is not None]
     return min(values) if values else Fraction(10**9)
+
