@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lhrule.engine import ir
-from lhrule.engine.compile import same_but_case
-from lhrule.engine.diagnostics import Reporter, did_you_mean
+from lhrule.engine.diagnostics import Reporter, Span, did_you_mean
 from lhrule.engine.build_scoring import ScoringBuilder
 from lhrule.engine.build_tests import TestBuilder
 from lhrule.engine.typecheck import (BASE_TYPES, MAX_SCALE, NUMBER, NUMBER_SCALE, STRING, Checker, Scope, describe,
@@ -405,3 +404,18 @@ class Builder(ScoringBuilder, TestBuilder):
         if cond is None:
             return None
         return ir.Exclusion(applies_to=tuple(names), table=table, condition=cond, **src.common())
+
+
+def same_but_case(name: str, span: Span, kind: str, first, rep: Reporter) -> bool:
+    """Report `name` when an earlier one (`first`, a declaration or a column with its span)
+    differs from it only in case: DuckDB and Spark read names without regard to case, so the
+    two would read one table, one column, one flag."""
+    if first.name == name:
+        return False
+    where = getattr(first, "name_span", None) or first.span
+    what = f"{getattr(first, 'kind', kind)} `{first.name}`"
+    rep.error("E016", f"{kind} `{name}` differs from {what} only in case", span,
+              notes=(f"{what} is declared at {where}", "the engines read names without regard to case, so the "
+                     "two would be read as one"),
+              suggestion=f"use one spelling, `{first.name}`, or give this one another name")
+    return True

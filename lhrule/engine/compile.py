@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 from lhrule.engine import ir
 from lhrule.engine.diagnostics import Diagnostic, Reporter, Span, did_you_mean
+from lhrule.engine.build import same_but_case
 from lhrule.engine.metrics import extend_metrics
 
 if TYPE_CHECKING:  # the compiler proper is imported when a rulebook is compiled, not found cached
@@ -291,21 +292,6 @@ def _version_dates(decls: list[ast.Decl], rep: Reporter) -> dict[str, str | None
         else:
             out[change.date] = param.value.text
     return out
-
-
-def same_but_case(name: str, span: Span, kind: str, first, rep: Reporter) -> bool:
-    """Report `name` when an earlier one (`first`, a declaration or a column with its span)
-    differs from it only in case: DuckDB and Spark read names without regard to case, so the
-    two would read one table, one column, one flag."""
-    if first.name == name:
-        return False
-    where = getattr(first, "name_span", None) or first.span
-    what = f"{getattr(first, 'kind', kind)} `{first.name}`"
-    rep.error("E016", f"{kind} `{name}` differs from {what} only in case", span,
-              notes=(f"{what} is declared at {where}", "the engines read names without regard to case, so the "
-                     "two would be read as one"),
-              suggestion=f"use one spelling, `{first.name}`, or give this one another name")
-    return True
 
 
 def _apply_change(change: ast.Decl, by_name: dict[str, list[Source]], rep: Reporter,
