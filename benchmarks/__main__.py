@@ -175,8 +175,8 @@ def bench_explain(events: int, runs: int, cache: Path) -> dict:
     code = f"""
 import datetime as d, json, statistics, time, duckdb, lhrule
 from pathlib import Path
-from lhrule.engine.dataset import connect, open_dataset
-from lhrule.engine.explain import Explainer
+from lhrule.engine.data.dataset import connect, open_dataset
+from lhrule.trace.explain import Explainer
 rb = lhrule.load({rulebook!r}); data = Path({str(data)!r})
 con = connect(rb.ir); open_dataset(con, data, rb.ir)
 sizes = con.execute("SELECT shop_id, COUNT(*) n FROM t_consultations GROUP BY 1 ORDER BY n").fetchall()

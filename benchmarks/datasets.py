@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lhrule.engine.gen import estimate_events, generate
+from lhrule.synth.gen import estimate_events, generate
 
 
 def dataset(events: int, cache: Path, days: int = 61) -> tuple[Path, int]:

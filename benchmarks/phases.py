@@ -29,8 +29,11 @@ import time; t0 = time.perf_counter()
 import datetime as dt, json
 import lhrule
 from lhrule.api import _prepare
-from lhrule.engine import cache, dataset, score as engine, validate  # opening's imports, counted as imports
-from lhrule.engine.report import json_text, score_json
+from lhrule.compiler import cache
+from lhrule.engine.data import dataset
+from lhrule.engine.run import score as engine
+from lhrule.engine.data import validate  # opening's imports, counted as imports
+from lhrule.output.contract import json_text, score_json
 t1 = time.perf_counter()
 queries, fetch = [], engine._fetch
 def timed(con, query, cache=None):

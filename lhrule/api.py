@@ -14,9 +14,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lhrule.engine import ir
-from lhrule.engine.compile import compile_rulebook
-from lhrule.engine.diagnostics import CompileError
+from lhrule.ir import model as ir
+from lhrule.compiler.compile import compile_rulebook
+from lhrule.diagnostics import CompileError
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Rulebook:
 
     @property
     def hash(self) -> str:
-        from lhrule.engine.report import rulebook_hash
+        from lhrule.output.contract import rulebook_hash
 
         return rulebook_hash(self.sources)
 
@@ -95,12 +95,12 @@ class ScoreRun:
     @property
     def counted(self) -> bool:
         """Whether any indicator of any shop counted an event (`results.counted_any`)."""
-        from lhrule.engine.results import counted_any
+        from lhrule.engine.run.results import counted_any
 
         return counted_any(self.results)
 
     def to_json(self) -> dict:
-        from lhrule.engine.report import score_json
+        from lhrule.output.contract import score_json
 
         return score_json(self.results, self.rulebook.ir, self.days, self.stamp)
 
@@ -114,16 +114,16 @@ class ScoreRun:
         rulebook's indicators even when there are no rows."""
         import pyarrow as pa
 
-        from lhrule.engine.report import flat_rows, flat_schema
+        from lhrule.output.contract import flat_rows, flat_schema
 
         rows = flat_rows(self.results, self.rulebook.ir)
         return pa.Table.from_pylist(rows, schema=flat_schema(self.rulebook.ir, self.days, rows))
 
     def flags(self, indicator: str, shop: str | None = None, as_of=None):
         """The per-event trace of one indicator: every flag column, as an Arrow table."""
-        from lhrule.engine.dialect import render
-        from lhrule.engine.plan import plan_for
-        from lhrule.engine.query import flags_query
+        from lhrule.engine.sql.dialects import render
+        from lhrule.ir.plan import plan_for
+        from lhrule.engine.sql.queries import flags_query
 
         day = _date(as_of) if as_of else self.days[-1]
         plan = plan_for(self.rulebook.ir, day)
@@ -145,7 +145,7 @@ def score(rulebook: Rulebook | str | Path, data: str | Path, as_of=None, start=N
     DatasetError. on_bad_rows="stop" raises DatasetError with the report;
     "quarantine" writes the bad rows to `quarantine` (a folder) and scores the rest.
     engine="spark" runs the same queries on Spark (`spark_master`, default local[*])."""
-    from lhrule.engine.score import score as run
+    from lhrule.engine.run.score import score as run
 
     rb, days, con, stamp, checked = _prepare(rulebook, data, as_of, start, end, on_bad_rows, quarantine, engine,
                                              spark_master)
@@ -181,8 +181,8 @@ class ScoreStream:
 
     def parts(self):
         """The results of every day, `days_at_a_time` days at a time, in order."""
-        from lhrule.engine.results import counted_any
-        from lhrule.engine.score import score as run
+        from lhrule.engine.run.results import counted_any
+        from lhrule.engine.run.score import score as run
 
         carried: dict = {}  # the actions in force, from one part to the next
         for i in range(0, len(self.days), self.days_at_a_time):
@@ -193,7 +193,7 @@ class ScoreStream:
 
     def json_chunks(self):
         """The text of `ScoreRun.to_json()` (as the CLI writes it), a part at a time."""
-        from lhrule.engine.report import json_chunks, score_json_head, shops_json
+        from lhrule.output.contract import json_chunks, score_json_head, shops_json
 
         statics: dict = {}
         ranged = len(self.days) > 1
@@ -235,8 +235,8 @@ PART_BYTES = 2**30
 
 def _held(con, rb: Rulebook, days: list, shops: list[str] | None, data) -> None:
     """Refuse shops named that the dataset does not hold: a mistyped id would score nothing, in silence."""
-    from lhrule.engine.dataset import DatasetError
-    from lhrule.engine.score import missing_shops
+    from lhrule.engine.data.dataset import DatasetError
+    from lhrule.engine.run.score import missing_shops
 
     missing = missing_shops(con, rb.ir, days[0], shops) if shops else []
     if missing:
@@ -248,9 +248,9 @@ def _fits(con, rb: Rulebook, days: list, shops: list[str] | None) -> tuple[int |
     whole platform), rather than be killed by the system half way. Else the number of days
     whose results would fit (None where the free memory is unknown), and the bytes a day's
     results take by the estimate."""
-    from lhrule.engine.dataset import TooLarge
-    from lhrule.engine.plan import plan_for
-    from lhrule.engine.sql import table_name
+    from lhrule.engine.data.dataset import TooLarge
+    from lhrule.ir.plan import plan_for
+    from lhrule.engine.sql.expressions import table_name
 
     count = len(shops) if shops else con.execute(f"SELECT COUNT(*) FROM {table_name(rb.ir.entity)}").fetchone()[0]
     per_day = max(1, count * (max(len(plan_for(rb.ir, d).indicators) for d in (days[0], days[-1])) + 1)
@@ -296,11 +296,11 @@ def open_validated(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str
     """A connection with the dataset's views, validated: (con, stamp, validation). With
     engine="spark", the dataset is validated as for DuckDB, then read by Spark. `whose`, for
     the refusal: the rulebook named, where two read the dataset (`diff`)."""
-    from lhrule.engine.dataset import DatasetError, connect, is_uri, open_dataset
-    from lhrule.engine.validate import quarantine as set_aside
-    from lhrule.engine.validate import Validation, validate
+    from lhrule.engine.data.dataset import DatasetError, connect, is_uri, open_dataset
+    from lhrule.engine.data.validate import quarantine as set_aside
+    from lhrule.engine.data.validate import Validation, validate
 
-    from lhrule.engine import cache
+    from lhrule.compiler import cache
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -338,8 +338,8 @@ def open_validated(rb: Rulebook, data, on_bad_rows: str, quarantine, engine: str
 
 def spark_connection(rb: Rulebook, data, master: str | None = None):
     """A connection answering the engine's queries with Spark, over the dataset's views."""
-    from lhrule.engine.dialect import check_portable
-    from lhrule.engine.spark import SparkConnection, open_dataset, session
+    from lhrule.engine.sql.dialects import check_portable
+    from lhrule.engine.data.spark import SparkConnection, open_dataset, session
 
     check_portable(rb.ir, "spark")  # before Spark starts: a rule it cannot run is said at once
     spark = session(rb.ir.timezone, master)
@@ -350,11 +350,11 @@ def data_fingerprint(data, files: dict, con=None) -> str:
     """The dataset's fingerprint, as the stamp of a score gives it: at a URI, from Spark's
     listing of its files (`con` a Spark connection); in a local folder, from the files
     themselves, whichever engine listed them (Spark names them file:/…)."""
-    from lhrule.engine.dataset import is_uri
-    from lhrule.engine.report import dataset_fingerprint
+    from lhrule.engine.data.dataset import is_uri
+    from lhrule.output.contract import dataset_fingerprint
 
     if is_uri(data):
-        from lhrule.engine.spark import fingerprint
+        from lhrule.engine.data.spark import fingerprint
 
         return fingerprint(con.spark, files)
     return dataset_fingerprint({t: [Path(str(f).removeprefix("file:")) for f in fs] for t, fs in files.items()})
@@ -362,7 +362,7 @@ def data_fingerprint(data, files: dict, con=None) -> str:
 
 def _open_uri(rb: Rulebook, data: str, master: str | None) -> tuple:
     """A dataset at a URI, read and validated by Spark; bad rows stop the run."""
-    from lhrule.engine.spark_validate import validate
+    from lhrule.engine.data.spark_validate import validate
 
     con = spark_connection(rb, data, master)
     checked = validate(con.spark, rb.ir, con.files)
@@ -388,7 +388,7 @@ class DiffRun:
     new_validation: object = None
 
     def to_json(self, old_name: str, new_name: str) -> dict:
-        from lhrule.engine.diff import ATTRIBUTION_NOTE
+        from lhrule.compare.changes import ATTRIBUTION_NOTE
 
         c = self.comparison
         return {"old": old_name, "new": new_name, "as_of": c.day.isoformat(),
@@ -403,8 +403,8 @@ def diff(old: Rulebook | str | Path, new: Rulebook | str | Path, data: str | Pat
          quarantine: str | Path | None = None, engine: str = "duckdb", spark_master: str | None = None) -> DiffRun:
     """Score two rulebooks (or one, with the rules in force on two days) on the same data and
     day, and say which rules changed, which shops moved, and which change moved each."""
-    from lhrule.engine.compare import Side, compare
-    from lhrule.engine.diff import plan_rule_changes, rule_changes, shop_changes, summary
+    from lhrule.compare.sides import Side, compare
+    from lhrule.compare.changes import plan_rule_changes, rule_changes, shop_changes, summary
 
     a = old if isinstance(old, Rulebook) else load(old)
     b = new if isinstance(new, Rulebook) else load(new)

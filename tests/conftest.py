@@ -37,7 +37,7 @@ SCHEMA = (ROOT / "rulebooks" / "common" / "events.rule").read_text(encoding="utf
 
 def compile_snippet(text: str):
     """Compile declarations placed after the standard schema (in one text, no include)."""
-    from lhrule.engine.compile import compile_text
+    from lhrule.compiler.compile import compile_text
 
     header = 'rulebook t "t" {\n  timezone "Asia/Shanghai"\n}\n'
     return compile_text(header + SCHEMA + "\n" + text, "t.rule")

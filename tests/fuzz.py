@@ -43,7 +43,7 @@ SEED_PATHS = [ROOT_COPY / p.relative_to(fuzz.ROOT) for p in fuzz.SEED_FILES]
 def _scores(text: str, seed: int) -> None:
     import lhrule
     from lhrule.api import CompileError, NotRunnable
-    from lhrule.engine.dataset import DatasetError
+    from lhrule.engine.data.dataset import DatasetError
 
     path = SEED_PATHS[seed].with_name("mangled.rule")
     path.write_text(text, encoding="utf-8")

@@ -104,7 +104,7 @@ def test_console_script_runs():
 
 
 def test_diagnostics_doc_is_generated_from_the_codes():
-    from lhrule.engine.docs import diagnostics_markdown
+    from lhrule.docs import diagnostics_markdown
 
     assert (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8") == diagnostics_markdown()
 

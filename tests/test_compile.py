@@ -140,8 +140,8 @@ def test_missing_citation_is_a_warning():
 # ---------------------------------------------------------------- the compile cache
 
 def test_a_cached_compile_is_the_compile_and_an_edited_include_is_read_again(tmp_path, monkeypatch):
-    from lhrule.engine import cache
-    from lhrule.engine.compile import compile_rulebook
+    from lhrule.compiler import cache
+    from lhrule.compiler.compile import compile_rulebook
 
     monkeypatch.setenv("LHRULE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
@@ -167,8 +167,8 @@ def test_a_cached_compile_is_the_compile_and_an_edited_include_is_read_again(tmp
 
 
 def test_a_cached_ir_that_cannot_be_read_is_compiled_again(tmp_path, monkeypatch, at_root):
-    from lhrule.engine import cache
-    from lhrule.engine.compile import compile_rulebook
+    from lhrule.compiler import cache
+    from lhrule.compiler.compile import compile_rulebook
 
     monkeypatch.setenv("LHRULE_CACHE_DIR", str(tmp_path / "cache"))
     path = Path("rulebooks/tejia/response-3min.rule")
@@ -185,7 +185,7 @@ def test_a_cached_ir_that_cannot_be_read_is_compiled_again(tmp_path, monkeypatch
 
 
 def test_the_cache_can_be_turned_off(tmp_path, monkeypatch, at_root):
-    from lhrule.engine.compile import compile_rulebook
+    from lhrule.compiler.compile import compile_rulebook
 
     monkeypatch.setenv("LHRULE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("LHRULE_CACHE", "off")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import lhrule
-from lhrule.engine.dataset import DatasetError
+from lhrule.engine.data.dataset import DatasetError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -189,8 +189,8 @@ def test_duplicate_ids_of_a_table_others_point_at(tmp_path):
 def test_a_repeated_key_multiplies_no_row_of_the_tables_pointing_at_it(tmp_path):
     # Orders are checked against shops' keys by a join: with s1 twice in shops, each order of
     # s1 must still be read once, and be neither an orphan nor a bad row.
-    from lhrule.engine.dataset import connect, open_dataset
-    from lhrule.engine.validate import validate
+    from lhrule.engine.data.dataset import connect, open_dataset
+    from lhrule.engine.data.validate import validate
 
     rb, data = make(tmp_path, shops=SHOPS + "s1,家具\n")
     book = lhrule.load(rb)
@@ -234,7 +234,7 @@ def test_example_dataset_validates_clean():
 def test_a_dataset_found_clean_is_not_validated_again_until_a_file_changes(tmp_path, monkeypatch):
     import os
 
-    from lhrule.engine import validate as validation
+    from lhrule.engine.data import validate as validation
 
     monkeypatch.setenv("LHRULE_CACHE_DIR", str(tmp_path / "cache"))
     rb, data = make(tmp_path)

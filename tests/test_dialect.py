@@ -11,9 +11,9 @@ import pytest
 from sqlglot import exp
 
 from lhrule.api import load
-from lhrule.engine import dialect
-from lhrule.engine.dialect import NotPortable, check_portable, render
-from lhrule.engine.query import every_query, every_version
+from lhrule.engine.sql import dialects as dialect
+from lhrule.engine.sql.dialects import NotPortable, check_portable, render
+from lhrule.engine.sql.queries import every_query, every_version
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "sql"

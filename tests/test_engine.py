@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import lhrule
-from lhrule.engine.compile import compile_rulebook, compile_text
-from lhrule.engine.testing import run_tests
+from lhrule.compiler.compile import compile_rulebook, compile_text
+from lhrule.engine.run.testing import run_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 RULEBOOKS = sorted(p for p in [*(ROOT / "rulebooks").rglob("*.rule"), *(ROOT / "tests" / "rulebooks").glob("*.rule")])
@@ -91,7 +91,7 @@ def test_a_range_is_the_days_scored_one_by_one(at_root):
 def test_a_range_read_a_few_days_at_a_time_is_the_range(at_root, days_at_a_time):
     # System D's actions hold `until` a condition: which are in force, and since when, must
     # carry from one part to the next as from one day to the next
-    from lhrule.engine.report import json_text
+    from lhrule.output.contract import json_text
 
     rb = lhrule.load("rulebooks/tejia/response-3min.rule")
     whole = lhrule.score(rb, EXAMPLE, start="2024-06-01", end="2024-06-30")
@@ -156,9 +156,9 @@ def test_flags_trace_every_event_of_a_shop(tour_run):
                                   "rulebooks/taobao/lighthouse.rule", "rulebooks/tejia/response-3min.rule"])
 def test_summing_per_day_counts_equals_judging_each_row_per_day(path, at_root):
     """The fast path for ranges (`query.slides`) gives the very counts of the plain one."""
-    from lhrule.engine.dataset import connect, open_dataset
-    from lhrule.engine.plan import plan_for
-    from lhrule.engine.query import _aggregate, aggregate_query, flags_query, slides
+    from lhrule.engine.data.dataset import connect, open_dataset
+    from lhrule.ir.plan import plan_for
+    from lhrule.engine.sql.queries import _aggregate, aggregate_query, flags_query, slides
 
     rb = _tests_of(Path(path))
     con = connect(rb)
@@ -180,9 +180,9 @@ def test_indicators_with_one_key_counted_together_give_their_own_counts(at_root,
     table with the same key) gives each indicator the rows `aggregate_query` gives it. The
     two consultation indicators of basic-service, made to differ: another window, and an
     exclusion on one of them."""
-    from lhrule.engine.dataset import connect, open_dataset
-    from lhrule.engine.plan import plan_for
-    from lhrule.engine.query import _aggregate, flags_query, fused_aggregate_query, fusion_key, split_fused
+    from lhrule.engine.data.dataset import connect, open_dataset
+    from lhrule.ir.plan import plan_for
+    from lhrule.engine.sql.queries import _aggregate, flags_query, fused_aggregate_query, fusion_key, split_fused
 
     shutil.copytree(ROOT / "rulebooks", tmp_path / "rulebooks")
     (tmp_path / "lhrule.toml").write_text("", encoding="utf-8")
@@ -229,10 +229,10 @@ def test_exists_as_a_semi_join_counts_what_exists_counts(path, at_root, monkeypa
     """`exists … where a.k = <the row's> and …` runs as `IN (SELECT …)` (sql.Compiler._semi_join);
     with EXISTS forced instead, every indicator's counts and every event's flags are the same,
     on single days and on ranges (where `as_of` joins the key)."""
-    from lhrule.engine.dataset import connect, open_dataset
-    from lhrule.engine.plan import plan_for
-    from lhrule.engine.query import aggregate_query, flags_query
-    from lhrule.engine.sql import Compiler
+    from lhrule.engine.data.dataset import connect, open_dataset
+    from lhrule.ir.plan import plan_for
+    from lhrule.engine.sql.queries import aggregate_query, flags_query
+    from lhrule.engine.sql.expressions import Compiler
 
     rb = _tests_of(Path(path))
     con = connect(rb)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import lhrule
 from lhrule.cli.main import app
-from lhrule.engine.explain import Explainer
+from lhrule.trace.explain import Explainer
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "explain"
@@ -61,7 +61,7 @@ def _walk(node):
 @given(seed=st.integers(0, 10_000), pick=st.integers(0, 10_000), rulebook=st.sampled_from(
     [TOUR, "tests/rulebooks/engine.rule", "rulebooks/tejia/response-3min.rule"]))
 def test_explain_equals_score(seed, pick, rulebook, tmp_path_factory, at_root):
-    from lhrule.engine.gen import generate
+    from lhrule.synth.gen import generate
 
     data = tmp_path_factory.mktemp("data")
     generate(data, shops=8, days=40, seed=seed)

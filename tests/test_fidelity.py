@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lhrule.cli.main import app
-from lhrule.engine.docs import REGENERATE, assumptions_markdown, readme_section, write_assumptions
+from lhrule.docs import REGENERATE, assumptions_markdown, readme_section, write_assumptions
 
 ROOT = Path(__file__).resolve().parent.parent
 RULEBOOKS = ROOT / "rulebooks"
@@ -123,7 +123,7 @@ def _line_of(path: Path, start: str) -> int:
 
 
 def test_an_exclusion_of_a_metric_applies_to_every_indicator_extending_it(at_root):
-    from lhrule.engine.compile import compile_rulebook
+    from lhrule.compiler.compile import compile_rulebook
 
     rb = compile_rulebook(Path("tests/golden/good/metrics.rule")).rulebook
     assert [i.name for i in rb.indicators] == ["pickup_a", "pickup_b"]
@@ -142,7 +142,7 @@ def test_an_exclusion_of_a_metric_applies_to_every_indicator_extending_it(at_roo
 
 
 def test_a_library_checked_alone_checks_its_metrics(tmp_path):
-    from lhrule.engine.compile import compile_rulebook
+    from lhrule.compiler.compile import compile_rulebook
 
     folder = tmp_path / "rulebooks"
     shutil.copytree(RULEBOOKS, folder)
@@ -160,7 +160,7 @@ def test_a_library_checked_alone_checks_its_metrics(tmp_path):
 
 
 def test_a_version_date_named_once_is_changed_in_one_line(tmp_path):
-    from lhrule.engine.compile import compile_rulebook
+    from lhrule.compiler.compile import compile_rulebook
 
     folder = tmp_path / "rulebooks"
     shutil.copytree(RULEBOOKS, folder)

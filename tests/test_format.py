@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lhrule.engine.compile import compile_text
+from lhrule.compiler.compile import compile_text
 from lhrule.grammar.format import format_file
 from lhrule.grammar.parser import parse
 

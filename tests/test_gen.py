@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lhrule.cli.main import app
-from lhrule.engine import gen
-from lhrule.engine.gen import estimate_events, generate
+from lhrule.synth import gen
+from lhrule.synth.gen import estimate_events, generate
 
 # CONTRACT.md, by hand: name → (type, may be missing). s = string id/text, t = timestamp, d = date,
 # b = bool, m = amount, i = 1–5 score, and a tuple is an enum.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lhrule.engine.compile import compile_rulebook
-from lhrule.engine.diagnostics import render
+from lhrule.compiler.compile import compile_rulebook
+from lhrule.diagnostics import render
 from lhrule.grammar.format import format_file
 from lhrule.grammar.parser import parse
 

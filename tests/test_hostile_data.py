@@ -370,7 +370,7 @@ def test_duckdb_draws_no_progress_bar_of_its_own(at_root):
     import subprocess
     import sys
 
-    code = ("import duckdb, lhrule; from lhrule.engine.dataset import connect; "
+    code = ("import duckdb, lhrule; from lhrule.engine.data.dataset import connect; "
             "q = \"SELECT current_setting('enable_progress_bar')\"; "
             "print('plain', duckdb.connect().execute(q).fetchall()); "
             "print('lhrule', connect(lhrule.load('rulebooks/taobao/lighthouse.rule').ir).execute(q).fetchall())")

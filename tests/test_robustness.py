@@ -63,8 +63,8 @@ def mutate(text: str, edits) -> str:
 def compiles_or_explains(text: str) -> None:
     """The property: a clean compile, or errors that each name a place in the text; any
     exception escaping is an internal error, and fails."""
-    from lhrule.engine.compile import compile_text
-    from lhrule.engine.diagnostics import render
+    from lhrule.compiler.compile import compile_text
+    from lhrule.diagnostics import render
 
     TRIED["rulebook texts"] += 1
     result = compile_text(text, "f.rule")
@@ -114,7 +114,7 @@ def test_a_file_too_large_to_compile_is_refused_at_once(tmp_path):
     from typer.testing import CliRunner
 
     from lhrule.cli.main import app
-    from lhrule.engine.compile import compile_text
+    from lhrule.compiler.compile import compile_text
 
     huge = "# generated\n" * 300_000  # 3.4 MB
     start = time.perf_counter()
@@ -180,8 +180,8 @@ def test_strings_and_names_that_look_like_sql_are_data(tmp_path):
     import hashlib
 
     import lhrule
-    from lhrule.engine.plan import plan_for
-    from lhrule.engine.query import aggregate_query
+    from lhrule.ir.plan import plan_for
+    from lhrule.engine.sql.queries import aggregate_query
 
     (tmp_path / "lhrule.toml").write_text("", encoding="utf-8")
     rule = tmp_path / "inj.rule"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from lhrule.engine import cache
-from lhrule.engine import compile as compiler
-from lhrule.engine.compile import compile_rulebook
-from lhrule.engine.dataset import DatasetError
+from lhrule.compiler import cache
+from lhrule.compiler import compile as compiler
+from lhrule.compiler.compile import compile_rulebook
+from lhrule.engine.data.dataset import DatasetError
 from test_dataset import ORDERS, make, score
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,7 +171,7 @@ def test_a_damaged_entry_is_compiled_afresh_and_rebuilt(own_cache, damage):
 # ---------------------------------------------------------------- datasets found clean
 
 def _count_validations(monkeypatch) -> list:
-    from lhrule.engine import validate as validation
+    from lhrule.engine.data import validate as validation
 
     calls: list = []
     real = validation.validate

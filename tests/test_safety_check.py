@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import lhrule
-from lhrule.engine import ir
+from lhrule.ir import model as ir
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "tests" / "rulebooks" / "diff" / "base.rule"
@@ -55,7 +55,7 @@ def test_diff_with_rules_as_of_names_a_changed_timezone_and_table(tmp_path, offs
 
 
 def test_every_field_of_the_rulebook_ir_is_compared_by_diff_or_listed_as_not_scoring():
-    from lhrule.engine.diff import KINDS, NOT_SCORING, SETTINGS
+    from lhrule.compare.changes import KINDS, NOT_SCORING, SETTINGS
 
     fields = set(ir.Rulebook.model_fields)
     compared = set(KINDS) | set(SETTINGS)
@@ -64,7 +64,7 @@ def test_every_field_of_the_rulebook_ir_is_compared_by_diff_or_listed_as_not_sco
         "or say in NOT_SCORING why no score depends on it"
     assert (compared | set(NOT_SCORING)) - fields == set()
     # declarations are compared field by field (all but their span): a new field is compared
-    from lhrule.engine.diff import describe
+    from lhrule.compare.changes import describe
 
     a = ir.Table(name="t", columns=(), span=ir.Span(file="f", line=1, column=1, end_line=1, end_column=1))
     b = a.model_copy(update={"entity": True, "span": a.span.model_copy(update={"line": 9})})
@@ -107,7 +107,7 @@ def test_names_that_differ_only_in_case_are_refused_at_the_second(text, expected
 
 
 def test_names_that_differ_only_in_case_are_refused_in_an_included_file_too(tmp_path):
-    from lhrule.engine.compile import compile_rulebook
+    from lhrule.compiler.compile import compile_rulebook
 
     (tmp_path / "lib.rule").write_text((ROOT / "rulebooks" / "common" / "events.rule").read_text(encoding="utf-8"),
                                        encoding="utf-8")
@@ -246,7 +246,7 @@ def _rulebook(tmp_path: Path, body: str, extra: str) -> Path:
 
 
 def _compiled_and_scored(tmp_path, data, position, engine="duckdb"):
-    from lhrule.engine.compile import compile_rulebook
+    from lhrule.compiler.compile import compile_rulebook
 
     where, body, extra = position
     path = _rulebook(tmp_path, body, extra)
@@ -262,9 +262,9 @@ def _compiled_and_scored(tmp_path, data, position, engine="duckdb"):
     kw = {"engine": "spark", "spark_master": "local[1]"} if engine == "spark" else {}
     run = lhrule.score(lhrule.load(path), data, as_of="2024-06-30", **kw)
     if engine == "duckdb":  # explained too, and every query it can send written for Spark
-        from lhrule.engine.dialect import NotPortable, render
-        from lhrule.engine.explain import Explainer
-        from lhrule.engine.query import every_query
+        from lhrule.engine.sql.dialects import NotPortable, render
+        from lhrule.trace.explain import Explainer
+        from lhrule.engine.sql.queries import every_query
 
         assert Explainer(run.con, run.rulebook.ir, run.rulebook.sources).explain("a", run.days[0]) is not None
         for _, _, query in every_query(run.rulebook.ir):
@@ -348,7 +348,7 @@ def test_a_set_param_with_per_group_values_and_an_empty_set_are_looked_in(tmp_pa
      "this needs 42 decimal places"),  # amount·amount³ against amount⁴·amount³: 6 + 18 and 24 + 18
 ])
 def test_a_form_the_engines_cannot_compute_exactly_is_refused_by_check(tmp_path, body, code, message):
-    from lhrule.engine.compile import compile_rulebook
+    from lhrule.compiler.compile import compile_rulebook
 
     errors = [(d.code, d.message) for d in compile_rulebook(_rulebook(tmp_path, body, "")).diagnostics if d.is_error]
     assert any(c == code and message in m for c, m in errors), errors
@@ -368,7 +368,7 @@ def test_an_action_condition_is_evaluated_per_shop_without_raising(tmp_path, tin
 
 
 def test_an_action_refuses_exists_which_it_cannot_judge_per_shop(tmp_path):
-    from lhrule.engine.compile import compile_rulebook
+    from lhrule.compiler.compile import compile_rulebook
 
     extra = 'action act "a" {\n  when exists orders o where o.shop_id = shop_id\n}\n'
     errors = [d.message for d in compile_rulebook(_rulebook(tmp_path, "  count\n", extra)).diagnostics if d.is_error]

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import lhrule
 from lhrule.cli.main import app
-from lhrule.engine.dataset import DatasetError
+from lhrule.engine.data.dataset import DatasetError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -394,7 +394,7 @@ indicator cubed "立方" {
 def test_out_of_memory_is_said_as_such_before_the_file_it_was_reading():
     # DuckDB's error on running out of memory while reading a CSV names the file and line; it
     # was said as that line being unreadable, the dataset blamed.
-    from lhrule.engine.dataset import describe_read_error
+    from lhrule.engine.data.dataset import describe_read_error
 
     message = ("Invalid Input Error: CSV Error on Line: 8123\n  file = data/orders.csv\nOriginal Line: o1,s1\n\n"
                "Out of Memory Error: could not allocate block of size 256.0 KiB (3.8 MiB/3.8 MiB used)")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from lark import Lark, Token
 from test_format import _without_spans
 
-from lhrule.engine.compile import compile_text
+from lhrule.compiler.compile import compile_text
 from lhrule.grammar import format as fmt
 from lhrule.grammar.format import CommentLost, format_file
 from lhrule.grammar.parser import parse

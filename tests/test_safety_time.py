@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import lhrule
 from lhrule.cli.main import app
-from lhrule.engine.dataset import DatasetError
+from lhrule.engine.data.dataset import DatasetError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -212,7 +212,7 @@ def test_explain_shows_the_elapsed_duration_the_score_counts(tmp_path, monkeypat
 
 
 def test_a_rulebook_test_counts_elapsed_time(tmp_path):
-    from lhrule.engine.testing import run_tests
+    from lhrule.engine.run.testing import run_tests
 
     rb, _ = _folder(tmp_path, [])
     rb.write_text(rb.read_text(encoding="utf-8") + """

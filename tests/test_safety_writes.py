@@ -23,7 +23,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lhrule.cli.main import app
-from lhrule.engine import gen, safe_write
+from lhrule.synth import gen
+from lhrule import safe_write
 
 ROOT = Path(__file__).resolve().parents[1]
 RULEBOOK = str(ROOT / "rulebooks" / "tejia" / "response-3min.rule")
@@ -273,7 +274,7 @@ def test_gen_on_a_full_disk_leaves_the_dataset_it_made_before(tmp_path):
 
 CHILD = """
 import os, signal, sys
-from lhrule.engine import safe_write
+from lhrule import safe_write
 
 def slow(path, mode="r", *a, **k):
     f = open(path, mode, *a, **k)

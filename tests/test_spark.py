@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import lhrule
-from lhrule.engine.dataset import DatasetError
-from lhrule.engine.gen import generate
+from lhrule.engine.data.dataset import DatasetError
+from lhrule.synth.gen import generate
 
 pytestmark = pytest.mark.spark
 pyspark = pytest.importorskip("pyspark", reason="the spark extra: pip install '.[spark]'")
@@ -78,8 +78,8 @@ def test_a_range_of_days_scores_the_same_on_spark(datasets):
 @pytest.mark.parametrize("path", WITH_TESTS)
 def test_the_test_blocks_pass_on_spark(path):
     from lhrule.api import load
-    from lhrule.engine.spark import given_rows, session
-    from lhrule.engine.testing import run_tests
+    from lhrule.engine.data.spark import given_rows, session
+    from lhrule.engine.run.testing import run_tests
 
     rb = load(ROOT / path).ir
     outcomes = run_tests(rb, given_rows(session(rb.timezone, "local[2]")))
@@ -89,8 +89,8 @@ def test_the_test_blocks_pass_on_spark(path):
 
 def test_explain_is_the_same_on_spark(datasets):
     from lhrule.api import spark_connection
-    from lhrule.engine.dataset import connect, open_dataset
-    from lhrule.engine.explain import Explainer
+    from lhrule.engine.data.dataset import connect, open_dataset
+    from lhrule.trace.explain import Explainer
 
     rb = lhrule.load(ROOT / "rulebooks/tmall/basic-service.rule")
     duck = connect(rb.ir)
@@ -193,7 +193,7 @@ def test_spark_submit_runs_lhrule_with_its_own_master(datasets, tmp_path):
     env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable}
     submit = [str(home / "bin" / "spark-submit"), "--master", "local[1]"]
     probe = tmp_path / "probe.py"
-    probe.write_text("from lhrule.engine.spark import session\nprint('master', session('Asia/Shanghai').sparkContext"
+    probe.write_text("from lhrule.engine.data.spark import session\nprint('master', session('Asia/Shanghai').sparkContext"
                      ".master)\n", encoding="utf-8")
     done = subprocess.run([*submit, str(probe)], env=env, capture_output=True, text=True, timeout=300)
     assert "master local[1]" in done.stdout, done.stderr[-2000:]

@@ -49,7 +49,7 @@ def writable(path: Path | None, flag: str, kind: str | None = None, force: bool 
         raise usage_error(f"{flag} {path} is a folder: name a file")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise usage_error(f"{flag} {path}: cannot write there (permission denied)")
-    from lhrule.engine.safe_write import Refused, refuse_to_replace
+    from lhrule.safe_write import Refused, refuse_to_replace
 
     try:
         refuse_to_replace(path, kind, force, data if isinstance(data, Path) else None, flag)
@@ -60,7 +60,7 @@ def writable(path: Path | None, flag: str, kind: str | None = None, force: bool 
 def written(work):
     """Run `work`, which writes files: a file refused is exit 2, a write the disk refused (full,
     read-only) exit 1, each with its message, never a traceback."""
-    from lhrule.engine.safe_write import Refused, WriteFailed
+    from lhrule.safe_write import Refused, WriteFailed
 
     try:
         return work()
@@ -114,8 +114,8 @@ def compile_or_exit(path: Path, runnable: bool = True):
     """Compile a rulebook for a command that runs it; on errors print them and exit 1."""
     from lhrule.api import NotRunnable, Rulebook
     from lhrule.api import runnable as check_runnable
-    from lhrule.engine.compile import compile_rulebook
-    from lhrule.engine.diagnostics import render, summary
+    from lhrule.compiler.compile import compile_rulebook
+    from lhrule.diagnostics import render, summary
 
     why = _unnamable(path)
     if why:

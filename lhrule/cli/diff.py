@@ -90,14 +90,14 @@ def diff(
     if out is not None:
         written(lambda: _write_rows(run.shops, out, kind, force, place))
     if html_out is not None:
-        from lhrule.engine.diff_report import to_html
-        from lhrule.engine.safe_write import write_text
+        from lhrule.compare.html import to_html
+        from lhrule.safe_write import write_text
 
         page = to_html(result, run.comparison)
         written(lambda: write_text(html_out, page, "diff.html", force, _folder(place), "--html"))
         say(f"wrote {html_out}", err=True)
     if format == "json":
-        from lhrule.engine.report import json_safe
+        from lhrule.output.contract import json_safe
 
         typer.echo(json_safe(json.dumps(result, ensure_ascii=False, indent=2)))
     else:
@@ -112,7 +112,7 @@ def _rulebook(spec: str, stack: ExitStack):
     """Compile FILE or FILE@REV; a revision is read from git into a temporary folder."""
     import tempfile
 
-    from lhrule.engine.revision import RevisionError, materialize, split_spec
+    from lhrule.compiler.revision import RevisionError, materialize, split_spec
 
     path, rev = split_spec(spec)
     if rev is None:
@@ -144,7 +144,7 @@ ROW_COLUMNS = ("shop_id", "category", "old_score", "new_score", "delta", "old_gr
 def _write_rows(shops, out: Path, kind: str, force: bool, place) -> None:
     import pyarrow as pa
 
-    from lhrule.engine.safe_write import PARQUET_KEY, aside
+    from lhrule.safe_write import PARQUET_KEY, aside
 
     def flat(c) -> dict:
         full = c.to_json()

@@ -48,7 +48,7 @@ def explain(
     writable(html_out, "--html", "explain.html", force, place)
     day = parse_day(as_of, "--as-of")
     rb = compile_or_exit(rulebook)
-    from lhrule.engine.explain import Explainer
+    from lhrule.trace.explain import Explainer
 
     from lhrule.api import open_validated
 
@@ -67,14 +67,14 @@ def explain(
         say(f"lhrule: no shop {shop!r} in {data}", err=True)
         raise typer.Exit(1)
     if html_out is not None:
-        from lhrule.engine.safe_write import write_text
+        from lhrule.safe_write import write_text
 
         page = to_html(tree)
         written(lambda: write_text(html_out, page, "explain.html", force, place if isinstance(place, Path) else None,
                                    "--html"))
         say(f"wrote {html_out}", err=True)
     if format == "json":
-        from lhrule.engine.report import json_safe
+        from lhrule.output.contract import json_safe
 
         typer.echo(json_safe(json.dumps(tree.to_json(), ensure_ascii=False, indent=2)))
     else:
@@ -85,7 +85,7 @@ def _saved_peers(path: Path, rb, fingerprint: str):
     """The counts of a saved score, when it was made with this very rulebook and dataset."""
     import pyarrow.parquet as pq
 
-    from lhrule.engine.score import peer_aggregates
+    from lhrule.engine.run.score import peer_aggregates
 
     if not path.is_file():
         raise usage_error(f"no results file {path}: make one with lhrule score … --format parquet --out {path}")
@@ -183,7 +183,7 @@ def to_html(root) -> str:
     css = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}details{margin-left:1.2em}"
            ".leaf{margin-left:2.4em}.k{color:#777;font-size:.85em}.v{color:#b00}.d{color:#444;margin-left:1.2em}"
            ".r{color:#35a;font-size:.85em;margin-left:1.2em}.c{color:#272;font-size:.85em;margin-left:1.2em}")
-    from lhrule.engine.safe_write import html_generator
+    from lhrule.safe_write import html_generator
 
     head = (f"{html_generator('explain.html')}<title>lhrule explain {html.escape(root.name)}</title>"
             f"<meta charset='utf-8'><style>{css}</style>")

@@ -29,7 +29,7 @@ def gen(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from lhrule.engine.gen import estimate_events, generate
+    from lhrule.synth.gen import estimate_events, generate
 
     try:
         first = dt.date.fromisoformat(start)

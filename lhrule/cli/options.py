@@ -48,7 +48,7 @@ def engine_choice(engine: str, master: str | None) -> None:
 
 def data_location(data: str, engine: str) -> Path | str:
     """The dataset folder; with Spark it may also be a URI Spark reads (hdfs://, s3a://)."""
-    from lhrule.engine.dataset import is_uri
+    from lhrule.engine.data.dataset import is_uri
 
     if is_uri(data):
         if engine != "spark":
@@ -100,8 +100,8 @@ def guarded(work, data: Path | str):
     not a traceback."""
     import duckdb
 
-    from lhrule.engine.dataset import DatasetError
-    from lhrule.engine.dialect import NotPortable
+    from lhrule.engine.data.dataset import DatasetError
+    from lhrule.engine.sql.dialects import NotPortable
 
     try:
         return work()
@@ -109,12 +109,12 @@ def guarded(work, data: Path | str):
         say(f"lhrule: {exc}", err=True)
         raise typer.Exit(1) from None
     except duckdb.Error as exc:
-        from lhrule.engine.dataset import describe_read_error
+        from lhrule.engine.data.dataset import describe_read_error
 
         say(f"lhrule: {describe_read_error(str(exc), data)}", err=True)
         raise typer.Exit(1) from None
     except Exception as exc:
-        from lhrule.engine.spark import describe_spark_error
+        from lhrule.engine.data.spark import describe_spark_error
 
         said = describe_spark_error(exc)
         if said is None:

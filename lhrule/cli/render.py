@@ -34,7 +34,7 @@ def console(stderr: bool = False) -> Console:
 
 
 def score_table(run) -> None:
-    from lhrule.engine.report import shop_json
+    from lhrule.output.contract import shop_json
 
     out = console()
     rb = run.rulebook.ir

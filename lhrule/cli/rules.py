@@ -20,8 +20,8 @@ def _engine_diagnostics(result, engine: str) -> list:
     rb = result.rulebook
     if rb.entity is None or not rb.indicators:
         return []
-    from lhrule.engine.diagnostics import Diagnostic
-    from lhrule.engine.dialect import not_portable
+    from lhrule.diagnostics import Diagnostic
+    from lhrule.engine.sql.dialects import not_portable
 
     return [Diagnostic(code="E070", severity="error", message=message, span=decl.span,
                        notes=("score this rulebook with --engine duckdb",))
@@ -42,8 +42,8 @@ def check(
     from lhrule.cli.options import engine_choice
 
     engine_choice(engine, None)
-    from lhrule.engine.compile import compile_rulebook
-    from lhrule.engine.diagnostics import render, summary
+    from lhrule.compiler.compile import compile_rulebook
+    from lhrule.diagnostics import render, summary
 
     files = rule_files(paths)
     seen: set[tuple] = set()
@@ -64,7 +64,7 @@ def check(
                                 "file": d.span.file, "line": d.span.line, "column": d.span.column,
                                 "end_line": d.span.end_line, "end_column": d.span.end_column,
                                 "notes": list(d.notes), "suggestion": d.suggestion} for d in diags]}
-        from lhrule.engine.report import json_safe
+        from lhrule.output.contract import json_safe
 
         typer.echo(json_safe(json.dumps(out, ensure_ascii=False, indent=2)))
     else:
@@ -81,8 +81,8 @@ def fmt(
     check_only: Annotated[bool, typer.Option("--check", help="Only report files that are not formatted.")] = False,
 ) -> None:
     """Rewrite rulebooks in the canonical layout (comments kept)."""
-    from lhrule.engine.diagnostics import render
-    from lhrule.engine.load import display_path, read_source
+    from lhrule.diagnostics import render
+    from lhrule.compiler.load import display_path, read_source
     from lhrule.grammar.format import CommentLost, format_file
     from lhrule.grammar.parser import parse
 
@@ -113,7 +113,7 @@ def fmt(
             if check_only:
                 say(f"would reformat {name}")
             else:
-                from lhrule.engine.safe_write import WriteFailed, write_text
+                from lhrule.safe_write import WriteFailed, write_text
 
                 try:  # aside and renamed, with the file's mode: a full disk leaves the rulebook whole
                     write_text(f, text)
@@ -136,7 +136,7 @@ def test(
 ) -> None:
     """Run the `test` blocks of rulebooks through the engine."""
     from lhrule.cli.app import rule_files
-    from lhrule.engine.testing import run_tests
+    from lhrule.engine.run.testing import run_tests
 
     files = rule_files(paths)
     passed = failed = 0

@@ -98,7 +98,7 @@ def score(
 def said_nothing_counted(rb, days: list, data) -> None:
     """The warning for a run in which no indicator of any shop counted an event: no rule was
     in force, or (most likely) the day is outside the data."""
-    from lhrule.engine.plan import plan_for
+    from lhrule.ir.plan import plan_for
 
     if len(days) == 1:
         when, what = f"as of {days[0]}", "is that date"
@@ -136,19 +136,19 @@ class Output:
         self.data = data if isinstance(data, Path) else None
 
     def aside(self):
-        from lhrule.engine.safe_write import aside
+        from lhrule.safe_write import aside
 
         return aside(self.path, self.kind, self.force, self.data)
 
     def text(self, chunks) -> None:
-        from lhrule.engine.safe_write import write_text
+        from lhrule.safe_write import write_text
 
         written(lambda: write_text(self.path, chunks, self.kind, self.force, self.data))
 
 
 def _write(run, format: str, out: Output) -> None:
     if format == "json":
-        from lhrule.engine.report import json_text
+        from lhrule.output.contract import json_text
 
         text = json_text(run.to_json())
         _emit([text], out)
@@ -163,7 +163,7 @@ def _write(run, format: str, out: Output) -> None:
     elif format == "parquet":
         import pyarrow.parquet as pq
 
-        from lhrule.engine.safe_write import PARQUET_KEY
+        from lhrule.safe_write import PARQUET_KEY
 
         table = run.to_arrow()
         table = table.replace_schema_metadata({**{k: str(v) for k, v in run.stamp.items()}, PARQUET_KEY: "score"})
@@ -219,7 +219,7 @@ def demo(
     say(f"\nWhy does shop {worst.shop_id} score lowest? lhrule explain {worst.shop_id} --rulebook {rulebook} "
                f"--data {data} --as-of {as_of}\n")
     from lhrule.cli.explain import render_tree
-    from lhrule.engine.explain import Explainer
+    from lhrule.trace.explain import Explainer
 
     render_tree(Explainer(run.con, rb.ir, rb.sources, 3).explain(worst.shop_id, run.days[-1]))
 

@@ -1,6 +1,6 @@
 """The syntax tree of a rulebook file, as written: no names resolved, no types.
 
-Every node carries its span. The compiler (`lhrule.engine.compile`) turns this into the
+Every node carries its span. The compiler (`lhrule.compiler.compile`) turns this into the
 typed IR; the formatter (`lhrule.grammar.format`) prints it back.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lhrule.engine.diagnostics import Span
+from lhrule.diagnostics import Span
 
 
 @dataclass(frozen=True, slots=True)

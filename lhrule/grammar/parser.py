@@ -14,7 +14,7 @@ from pathlib import Path as FsPath
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from lhrule.engine.diagnostics import Diagnostic, Reporter, Span
+from lhrule.diagnostics import Diagnostic, Reporter, Span
 from lhrule.grammar import ast
 
 DECL_KEYWORDS = ("rulebook", "include", "entity", "table", "param", "dimension", "indicator",

@@ -1,0 +1,3 @@
+"""Datasets: a folder (or, on Spark, a URI) of event tables read as views of exactly the declared
+columns (`dataset.py`, `spark.py`), validated row by row against the declared schema, with the bad
+rows reported by file and row or set aside (`validate.py`, `spark_validate.py`)."""
