@@ -26,6 +26,22 @@ def update_golden(request) -> bool:
 
 
 @pytest.fixture
+def golden(request):
+    """`golden(path, text)`: the output equals its golden file. A missing golden fails, with the
+    command that writes it; only `--update-golden` writes one (review it with git diff)."""
+    def check(path: Path, text: str) -> None:
+        if request.config.getoption("--update-golden"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        elif not path.exists():
+            pytest.fail(f"no golden file {path.relative_to(ROOT)}: write it with `python -m pytest --update-golden "
+                        f"{request.node.nodeid}`, then read it before committing it", pytrace=False)
+        assert text == path.read_text(encoding="utf-8")
+
+    return check
+
+
+@pytest.fixture
 def at_root(monkeypatch) -> Path:
     """Run from the repository root, so file names in messages are stable relative paths."""
     monkeypatch.chdir(ROOT)

@@ -24,15 +24,13 @@ CASES = [("s000003", "2024-06-30"), ("s000042", "2024-06-30"), ("s000100", "2024
 
 @pytest.mark.parametrize("shop,day", CASES)
 @pytest.mark.parametrize("fmt", ["text", "json"])
-def test_golden_explain(shop, day, fmt, at_root, update_golden, monkeypatch):
+def test_golden_explain(shop, day, fmt, at_root, golden, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     result = CliRunner().invoke(app, ["explain", shop, "--rulebook", TOUR, "--data", "examples/data",
                                       "--as-of", day, "--events", "2", "--format", fmt])
     assert result.exit_code == 0, result.output
     path = GOLDEN / f"{shop}-{day}.{'txt' if fmt == 'text' else 'json'}"
-    if update_golden or not path.exists():
-        path.write_text(result.output, encoding="utf-8")
-    assert result.output == path.read_text(encoding="utf-8")
+    golden(path, result.output)
     if fmt == "text":
         assert max(len(line) for line in result.output.splitlines()) <= 80
 

@@ -18,14 +18,11 @@ GOOD = sorted((GOLDEN / "good").glob("*.rule"))
 
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
-def test_bad_rulebook_diagnostics(path: Path, at_root, update_golden):
+def test_bad_rulebook_diagnostics(path: Path, at_root, golden):
     rel = path.relative_to(at_root)
     result = compile_rulebook(rel)
     text = "\n\n".join(render(d, result.sources) for d in result.diagnostics) + "\n"
-    expected = path.with_suffix(".out")
-    if update_golden or not expected.exists():
-        expected.write_text(text, encoding="utf-8")
-    assert text == expected.read_text(encoding="utf-8")
+    golden(path.with_suffix(".out"), text)
     assert any(d.is_error for d in result.diagnostics) or path.stem.startswith("loop_")
 
 

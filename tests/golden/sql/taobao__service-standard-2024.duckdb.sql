@@ -1,3 +1,6 @@
+-- the shops, 2024-09-20
+SELECT "e"."shop_id" AS shop_id, "e"."name" AS name, "e"."main_category" AS main_category, "e"."platform" AS platform FROM t_shops AS "e";
+
 -- the shops, 2024-09-21
 SELECT "e"."shop_id" AS shop_id, "e"."name" AS name, "e"."main_category" AS main_category, "e"."platform" AS platform, COALESCE("e"."platform" IN ('taobao', 'tmall'), FALSE) AS only_for_human_response_3min, COALESCE("e"."platform" IN ('taobao', 'tmall'), FALSE) AS only_for_satisfaction, COALESCE("e"."platform" IN ('taobao', 'tmall'), FALSE) AS only_for_refund_48h, COALESCE(("e"."platform" IN ('taobao', 'tmall')) AND (NOT ("e"."main_category" IN ('新车', '二手车', '家具'))), FALSE) AS only_for_help_rate, COALESCE(("e"."platform" IN ('taobao', 'tmall')) AND ("e"."main_category" IN ('新车', '二手车', '家具')), FALSE) AS only_for_help_rate_90d FROM t_shops AS "e";
 

@@ -1,3 +1,6 @@
+-- the shops, 2022-03-12
+SELECT "e"."shop_id" AS shop_id, "e"."name" AS name, "e"."main_category" AS main_category, "e"."platform" AS platform FROM t_shops AS "e";
+
 -- the shops, 2022-03-13
 SELECT "e"."shop_id" AS shop_id, "e"."name" AS name, "e"."main_category" AS main_category, "e"."platform" AS platform, COALESCE("e"."platform" = 'tejia', FALSE) AS only_for_response_3min FROM t_shops AS "e";
 
