@@ -20,10 +20,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import duckdb
+
 from lhrule.ir import model as ir
 from lhrule.ir.plan import Plan, plan_for
 from lhrule.engine.run.results import ShopResult
 from lhrule.engine.run.score import score
+from lhrule.engine.sql.expressions import UnsupportedInSQL
+
+# What a hybrid of the two rulebooks (one change applied alone to the old rules) may meet that the
+# two rulebooks themselves do not: a query the engine refuses, or a rule with no SQL form there.
+# Anything else (a KeyError, a TypeError) is a fault of lhrule's, and is raised, not hidden.
+HYBRID_FAILURES = (UnsupportedInSQL, duckdb.Error)
 
 # The parts of a plan, and how each part is named in it.
 PARTS = ("params", "indicators", "exclusions", "bands", "dimensions", "scores", "grades", "actions")
@@ -205,7 +213,7 @@ def compare(con, old: Side, new: Side, day: dt.date, attribute: bool = True,
             on, rb, hits = (con_new, new.rulebook, new_cache) if alone_new else (con, old.rulebook, cache)
             try:
                 results = score(on, rb, [day], plan_of=lambda d, h=hybrid: dataclasses.replace(h, day=d), cache=hits)
-            except Exception as exc:  # a part that cannot stand without another: say so, go on
+            except HYBRID_FAILURES as exc:  # a part whose queries cannot stand without another: say so, go on
                 effect.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             else:
                 effect.by_shop = {r.shop_id: primary(r) for r in results}
