@@ -3,7 +3,7 @@
     import lhrule
     rb = lhrule.load("rulebooks/tejia/response-3min.rule")
     run = lhrule.score(rb, "examples/data", as_of="2024-06-30")
-    run.to_json()            # the CONTRACT.md object
+    run.to_json()            # the object of docs/contract.md
     run.to_arrow()           # one row per shop and day (pandas: run.to_arrow().to_pandas())
     run.flags("response_3min", shop="s000001")   # the per-event trace as an Arrow table
 """

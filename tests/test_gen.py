@@ -17,7 +17,7 @@ from lhrule.cli.main import app
 from lhrule.synth import gen
 from lhrule.synth.gen import estimate_events, generate
 
-# CONTRACT.md, by hand: name → (type, may be missing). s = string id/text, t = timestamp, d = date,
+# docs/contract.md, by hand: name → (type, may be missing). s = string id/text, t = timestamp, d = date,
 # b = bool, m = amount, i = 1–5 score, and a tuple is an enum.
 PLATFORMS = ("taobao", "tmall", "tejia")
 KINDS = ("human", "bot", "auto", "quick")

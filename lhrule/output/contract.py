@@ -1,4 +1,4 @@
-"""Results → the machine output of CONTRACT.md (JSON), and flat rows for CSV/Parquet.
+"""Results → the machine output of docs/contract.md (JSON), and flat rows for CSV/Parquet.
 
 Exact numbers are strings holding a decimal; counts are integers. Fields may be added,
 never renamed or removed.

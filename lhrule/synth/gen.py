@@ -1,4 +1,4 @@
-"""Synthetic event data in the standard schema of CONTRACT.md, for `lhrule gen`.
+"""Synthetic event data in the standard schema of docs/contract.md, for `lhrule gen`.
 
     generate(out, shops=300, days=61, seed=7)  ->  out/shops.parquet, out/orders.parquet, …
 
