@@ -227,8 +227,8 @@ BYTES_PER_SHOP_DAY_INDICATOR = 4_000
 # 100M events) and the process's own.
 RESULTS_SHARE = 0.5
 # A range scored a part at a time (`score_stream`) takes a week in a part, or more days while
-# their results take at most this much. A part's queries count all its days in one scan: at
-# 1M events, 30 days in one part took 6.7–7.8 s and 290 MB, in weeks 8.9–9.1 s and 233 MB.
+# their results take at most this much. A part's queries count all its days in one scan, so
+# fewer parts are faster and larger ones take more memory (benchmarks/RESULTS.md).
 PART_DAYS = 7
 PART_BYTES = 2**30
 

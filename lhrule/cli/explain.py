@@ -60,7 +60,7 @@ def explain(
         explainer = Explainer(con, rb.ir, rb.sources, None if events == "all" else int(events), peers)
         return explainer.explain(shop, day), stamp, checked
 
-    with spinner(f"explaining {shop} on {data} …"):  # the first command on a dataset validates it: 38 s at 100M
+    with spinner(f"explaining {shop} on {data} …"):  # the first command on a dataset validates it
         tree, stamp, checked = guarded(build, place)
     said_quarantined(stamp, checked, quarantine)
     if tree is None:

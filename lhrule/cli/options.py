@@ -84,7 +84,7 @@ def said_quarantined(stamp: dict, validation, quarantine: Path) -> None:
 
 def spinner(text: str):
     """A spinner on stderr while the work runs, when a person watches it there; else nothing
-    (and Rich is not imported: 0.05 s of every piped or scripted run)."""
+    (and Rich is not imported, which every piped or scripted run would pay for)."""
     if not sys.stderr.isatty():
         return contextlib.nullcontext()
     from rich.text import Text

@@ -11,8 +11,8 @@ from rich.text import Text
 from lhrule.cli.safe_text import visible, visible_lines
 
 
-# A table of thousands of rows reads no better than its lowest scores, and rich lays out a
-# row in about 3 ms: past this many shop-days the table shows the lowest scores.
+# A table of thousands of rows reads no better than its lowest scores, and rich lays out each
+# row slowly (benchmarks/RESULTS.md): past this many shop-days the table shows the lowest scores.
 TABLE_ROWS = 100
 
 

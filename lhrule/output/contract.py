@@ -109,7 +109,7 @@ def json_safe(text: str) -> str:
 def json_text(out: dict, rows: str = "shops") -> str:
     """JSON for a reader and for `jq`: indented, but each element of `rows` on one line.
     Indented JSON is written by the json module's pure-Python encoder; compact JSON by
-    its C encoder, 4× faster on 4,000 shops (0.35 s against 1.39 s)."""
+    its C encoder, 4× faster (benchmarks/RESULTS.md, "Figures behind the code")."""
     if rows not in out:
         return json_safe(json.dumps(out, ensure_ascii=False, indent=2))
     return "".join(json_chunks({k: v for k, v in out.items() if k != rows}, iter(out[rows]), rows))

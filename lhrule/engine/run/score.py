@@ -33,8 +33,8 @@ DAYS_PER_QUERY = 1
 def gc_held():
     """Python's cyclic garbage collector held off, as a `with` block or a decorator. Scoring
     makes hundreds of thousands of small objects, freed by reference counting as they go;
-    with the collector on, each of its passes walks every live one again (at 10M events,
-    0.3 s of the per-shop step and 0.3 s of writing the JSON)."""
+    with the collector on, each of its passes walks every live one again (benchmarks/RESULTS.md,
+    "Figures behind the code")."""
     was_on = gc.isenabled()
     gc.disable()
     try:

@@ -321,8 +321,8 @@ class Compiler:
     def _semi_join(self, e: ir.Exists) -> exp.Expression | None:
         """`exists t a where a.k = <the row's> and <a's own conditions>` as `<the row's> IN (the
         k of the rows of t that meet a's own conditions)`: DuckDB answers a correlated EXISTS by
-        joining every outer row, an IN by one hash table (纠纷退款率 at 10M events: 0.71 s
-        against 0.33 s). With `as_of` in a's conditions while the row's day is a column, the day
+        joining every outer row, an IN by one hash table, twice as fast for 纠纷退款率
+        (benchmarks/RESULTS.md, "Figures behind the code"). With `as_of` in a's conditions while the row's day is a column, the day
         joins the key. None when the condition has no such form; EXISTS is kept then."""
         parts = conjuncts(e.cond)
         key = next((p for p in parts if _key_sides(p, e.alias)), None)

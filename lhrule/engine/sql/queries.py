@@ -83,7 +83,7 @@ def _flags_select(rb: ir.Rulebook, plan: Plan, inds: list[tuple[ir.Indicator, st
     key = rb.table(first.table).key
     # One shop asked for (explain, `--shop`): its id as a literal. Grouped by the column it is
     # filtered on, DuckDB 2.0 reads the shop's rows once per partition of its plan (six times on
-    # two threads): the 30-day history of the largest shop at 100M events took 0.10 s, now 0.04 s.
+    # two threads; benchmarks/RESULTS.md, "Figures behind the code").
     shop = lit(shops[0]) if shops is not None and len(shops) == 1 else col(ROW, rel.name)
     columns = [
         exp.alias_(col(ROW, key.name), "event_id"),
