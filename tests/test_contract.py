@@ -28,3 +28,21 @@ def test_the_score_json_of_every_seed_rulebook_is_pinned(seed, days, at_root, go
                                       "--format", "json"])
     assert result.exit_code == 0, result.output
     golden(GOLDEN / f"{seed.replace('/', '__')}.{'-'.join(days[1::2])}.json", result.stdout)
+
+
+def test_the_rulebook_hash_is_of_the_rules_not_of_how_their_path_was_written(at_root, tmp_path, monkeypatch):
+    import shutil
+
+    import lhrule
+
+    here = lhrule.load("rulebooks/tmall/basic-service.rule").hash
+    assert lhrule.load(ROOT / "rulebooks" / "tmall" / "basic-service.rule").hash == here
+    assert lhrule.load("rulebooks/tejia/../tmall/basic-service.rule").hash == here
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "rulebooks", copy / "rulebooks")
+    (copy / "lhrule.toml").write_text("", encoding="utf-8")
+    monkeypatch.chdir(copy)
+    assert lhrule.load("rulebooks/tmall/basic-service.rule").hash == here  # the same rules elsewhere
+    library = copy / "rulebooks" / "common" / "taobao-tmall.rule"
+    library.write_text(library.read_text(encoding="utf-8") + "\n# one more line\n", encoding="utf-8")
+    assert lhrule.load("rulebooks/tmall/basic-service.rule").hash != here  # an included file changed

@@ -20,9 +20,12 @@ VALUE_DIGITS = 4  # rates and averages shown to 4 places unless the rulebook rou
 
 
 def rulebook_hash(sources: dict[str, str]) -> str:
+    """The rules' content: the text of the rulebook and of every file it includes. Not their
+    names, which are written as the command was given them (relative to where it ran, or whole):
+    the same rules named from two folders are the same rules (the names made two hashes)."""
     h = hashlib.sha256()
-    for name in sorted(sources):
-        h.update(name.encode() + b"\0" + sources[name].encode() + b"\0")
+    for text in sorted(sources.values()):
+        h.update(hashlib.sha256(text.encode()).digest())
     return h.hexdigest()[:16]
 
 
