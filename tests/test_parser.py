@@ -11,7 +11,7 @@ from lhrule.grammar.parser import parse
 def one_expr(text: str) -> ast.Expr:
     tree, diags = parse(f"indicator x {{\n  where {text}\n}}\n", "e.rule")
     assert diags == [], diags
-    return tree.decls[0].body[0].f["expr"]
+    return tree.decls[0].body[0].expr
 
 
 @pytest.mark.parametrize("text,kind", [

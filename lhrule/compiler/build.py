@@ -8,6 +8,7 @@ checks what concerns that declaration alone (its names, types, weights, levels).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from lhrule.ir import model as ir
 from lhrule.diagnostics import Reporter, Span, did_you_mean
@@ -16,6 +17,8 @@ from lhrule.compiler.build_tests import TestBuilder
 from lhrule.compiler.typecheck import (BASE_TYPES, MAX_SCALE, NUMBER, NUMBER_SCALE, STRING, Checker, Scope, describe,
                                      divides, scales, widest)
 from lhrule.grammar import ast
+
+S = TypeVar("S")
 
 
 @dataclass
@@ -32,16 +35,16 @@ class Source:
     def span(self):
         return (self.change or self.decl).span
 
-    def one(self, kind: str) -> ast.Stmt | None:
-        return next((s for s in self.stmts if s.kind == kind), None)
+    def one(self, cls: type[S]) -> S | None:
+        return next((s for s in self.stmts if isinstance(s, cls)), None)
 
-    def all(self, kind: str) -> list[ast.Stmt]:
-        return [s for s in self.stmts if s.kind == kind]
+    def all(self, cls: type[S]) -> list[S]:
+        return [s for s in self.stmts if isinstance(s, cls)]
 
     def common(self) -> dict:
         return {"name": self.decl.name, "label": self.decl.label, "effective": self.effective, "span": self.span,
-                "cites": tuple(ir.Cite(source=s.f["source"], quote=s.f["quote"], span=s.span) for s in self.all("cite")),
-                "assumptions": tuple(s.f["text"] for s in self.all("assumption"))}
+                "cites": tuple(ir.Cite(source=s.source, quote=s.quote, span=s.span) for s in self.all(ast.Cite)),
+                "assumptions": tuple(s.text for s in self.all(ast.Assumption))}
 
 
 
@@ -77,10 +80,10 @@ class Builder(ScoringBuilder, TestBuilder):
         dim_names = {s.decl.name for s in by_kind.get("dimension", [])}
         members: dict[str, set[str]] = {}
         for src in by_kind.get("indicator", []):
-            if (dim := src.one("dimension")) is not None:
+            if (dim := src.one(ast.InDimension)) is not None:
                 # An unknown dimension is reported once, at the indicator; meanwhile the
                 # indicator may belong to any dimension, so no weight line is blamed for it.
-                for name in [dim.f["name"]] if dim.f["name"] in dim_names else dim_names:
+                for name in [dim.name] if dim.name in dim_names else dim_names:
                     members.setdefault(name, set()).add(src.decl.name)
         indicators = [i for i in (self._indicator(s, dim_names) for s in by_kind.get("indicator", [])) if i]
         ind_by_name: dict[str, list[ir.Indicator]] = {}
@@ -114,24 +117,24 @@ class Builder(ScoringBuilder, TestBuilder):
         if d.name in self.tables:
             return
         columns: list[ir.Column] = []
-        for s in src.all("column"):
-            name = s.f["name"]
+        for s in src.all(ast.Column):
+            name = s.name
             if any(c.name == name for c in columns):
-                self.rep.error("E011", f"column `{name}` is declared twice in {d.name}", s.f["name_span"])
+                self.rep.error("E011", f"column `{name}` is declared twice in {d.name}", s.name_span)
                 continue
             twin = next((c for c in columns if c.name.lower() == name.lower()), None)
-            if twin is not None and same_but_case(name, s.f["name_span"], "column", twin, self.rep):
+            if twin is not None and same_but_case(name, s.name_span, "column", twin, self.rep):
                 continue
-            typ = self._type(s.f["type"])
+            typ = self._type(s.type)
             if typ is None:
                 continue
-            rel = s.f["relation"]
+            rel = s.relation
             relation = None
             if rel:
-                relation = s.f["relation_as"] or (name[:-3] if name.endswith("_id") else name)
-            integer = s.f["type"][0] != "enum" and s.f["type"][1] == "int"
-            columns.append(ir.Column(name=name, type=typ, integer=integer, optional=s.f["optional"], key=s.f["key"],
-                                     relation=relation, target=rel, span=s.span))
+                relation = rel.alias or (name[:-3] if name.endswith("_id") else name)
+            integer = isinstance(s.type, ast.BaseType) and s.type.name == "int"
+            columns.append(ir.Column(name=name, type=typ, integer=integer, optional=s.optional, key=s.key,
+                                     relation=relation, target=rel.target if rel else None, span=s.span))
         keys = [c for c in columns if c.key]
         if len(keys) > 1:
             self.rep.error("E011", f"table {d.name} has two keys; mark one column `key`", keys[1].span)
@@ -147,10 +150,10 @@ class Builder(ScoringBuilder, TestBuilder):
         self.tables[d.name] = ir.Table(entity=d.kind == "entity", columns=tuple(columns),
                                        **{k: v for k, v in src.common().items() if k != "effective"})
 
-    def _type(self, t) -> ir.Type | None:
-        if t[0] == "enum":
-            return ir.Type(name="enum", values=t[1])
-        name, span = t[1], t[2]
+    def _type(self, t: ast.BaseType | ast.EnumType) -> ir.Type | None:
+        if isinstance(t, ast.EnumType):
+            return ir.Type(name="enum", values=t.values)
+        name, span = t.name, t.span
         if name not in BASE_TYPES:
             self.rep.error("E015", f"unknown type `{name}`", span,
                            suggestion=did_you_mean(name, BASE_TYPES) or
@@ -223,33 +226,33 @@ class Builder(ScoringBuilder, TestBuilder):
                            d.value.span)
             return None
         overrides = []
-        for s in src.all("override"):
+        for s in src.all(ast.Override):
             ov = self._override_head(s)
             if ov is None:
                 continue
-            if s.f["value"] is None:
+            if s.value is None:
                 self.rep.error("E034", "a param's override gives a value: for COLUMN in {…} = VALUE", s.span)
                 continue
-            v = self.check.check(s.f["value"], self.scope(where=f"an override of param {d.name}"), value.type)
+            v = self.check.check(s.value, self.scope(where=f"an override of param {d.name}"), value.type)
             if v is None:
                 continue
             if not isinstance(v, (ir.Literal_, ir.SetValue)) or v.type.name != value.type.name:
                 self.rep.error("E020", f"param {d.name} is {describe(value.type)}; this override is {describe(v.type)}",
-                               s.f["value"].span)
+                               s.value.span)
                 continue
             overrides.append(ir.Override(column=ov[0], values=ov[1], value=v, span=s.span))
         return ir.Param(type=value.type, value=value, overrides=tuple(overrides), **src.common())
 
-    def _override_head(self, s: ast.Stmt) -> tuple[str, tuple[str, ...]] | None:
-        column = s.f["column"]
+    def _override_head(self, s: ast.Override) -> tuple[str, tuple[str, ...]] | None:
+        column = s.column
         entity = self.tables.get(self.entity or "")
         if entity is None or entity.column(column) is None:
             names = [c.name for c in entity.columns] if entity else []
             self.rep.error("E013", f"overrides are by a column of the entity table{f' {entity.name}' if entity else ''};"
-                                   f" `{column}` is not one", s.f["column_span"], suggestion=did_you_mean(column, names))
+                                   f" `{column}` is not one", s.column_span, suggestion=did_you_mean(column, names))
             return None
         items = []
-        for item in s.f["values"].items:
+        for item in s.values.items:
             if not isinstance(item, ast.Lit) or item.kind != "string":
                 self.rep.error("E020", 'override groups are strings, e.g. {"新车", "二手车"}', item.span)
                 return None
@@ -260,113 +263,114 @@ class Builder(ScoringBuilder, TestBuilder):
     def _indicator(self, src: Source, dimensions: set[str]) -> ir.Indicator | None:
         d = src.decl
         ok = True
-        dim = src.one("dimension")
-        if dim and dim.f["name"] not in dimensions:
-            self.rep.error("E010", f"unknown dimension `{dim.f['name']}`", dim.f["name_span"],
-                           suggestion=did_you_mean(dim.f["name"], dimensions) or
-                           f'declare it: dimension {dim.f["name"]} "label" {{ … }}')
+        dim = src.one(ast.InDimension)
+        if dim and dim.name not in dimensions:
+            self.rep.error("E010", f"unknown dimension `{dim.name}`", dim.name_span,
+                           suggestion=did_you_mean(dim.name, dimensions) or
+                           f'declare it: dimension {dim.name} "label" {{ … }}')
             ok = False
-        over = src.one("over")
+        over = src.one(ast.Over)
         if over is None:
             self.rep.error("E035", f"indicator `{d.name}` does not say which table it reads: add `over TABLE`",
                            d.name_span)
             return None
-        table = over.f["name"]
+        table = over.name
         if table not in self.tables:
-            self.rep.error("E012", f"unknown table `{table}`", over.f["name_span"], suggestion=did_you_mean(table, self.tables))
+            self.rep.error("E012", f"unknown table `{table}`", over.name_span, suggestion=did_you_mean(table, self.tables))
             return None
         if self.entity and table != self.entity and not any(c.target == self.entity for c in self.tables[table].columns):
             self.rep.error("E014", f"{table} has no relation to the entity table {self.entity}, so its rows cannot be "
-                                   f"counted per {self.entity}", over.f["name_span"],
+                                   f"counted per {self.entity}", over.name_span,
                            suggestion=f"declare one in table {table}, e.g. `shop_id: id -> {self.entity}`")
             return None
         window = self._window(src, table)
         scope = self.scope(table, f"the filter of indicator {d.name}")
-        filters = [self.in_sql(self.check.condition(s.f["expr"], scope)) for s in src.all("where")]
-        once = src.one("once")
-        once_per = [self.in_sql(self.check.check(e, scope), "a `once per` key") for e in once.f["exprs"]] if once else []
+        filters = [self.in_sql(self.check.condition(s.expr, scope)) for s in src.all(ast.Where)]
+        once = src.one(ast.OncePer)
+        once_per = [self.in_sql(self.check.check(e, scope), "a `once per` key") for e in once.exprs] if once else []
         measure, value_type = self._measure(src, scope)
         min_sample = None
-        ms = src.one("min_sample")
+        ms = src.one(ast.MinSample)
         if ms:
-            min_sample = self.check.check(ms.f["expr"], self.scope(where="the minimum sample"))
+            min_sample = self.check.check(ms.expr, self.scope(where="the minimum sample"))
             if min_sample is not None and min_sample.type.name != "number":
                 self.rep.error("E020", f"a minimum sample is a count, not {self.check.what(min_sample)}", ms.span)
                 min_sample = None
-        kept = src.one("retired_except")
-        retired_except = self.in_sql(self.check.condition(kept.f["expr"], self._entity_scope("the `except` condition"))) \
+        kept = src.one(ast.RetiredExcept)
+        retired_except = self.in_sql(self.check.condition(kept.expr, self._entity_scope("the `except` condition"))) \
             if kept else None
-        only = src.one("only_for")
-        only_for = self.in_sql(self.check.condition(only.f["expr"], self._entity_scope("the `only for` condition"))) \
+        only = src.one(ast.OnlyFor)
+        only_for = self.in_sql(self.check.condition(only.expr, self._entity_scope("the `only for` condition"))) \
             if only else None
-        status = src.one("status")
-        direction = src.one("direction")
-        rnd = src.one("round")
+        status = src.one(ast.Status)
+        direction = src.one(ast.Direction)
+        rnd = src.one(ast.Round)
         if None in filters or None in once_per or window is None or measure is None or (only and only_for is None) \
                 or (kept and retired_except is None) \
                 or not ok:
             return None
-        return ir.Indicator(dimension=dim.f["name"] if dim else None, table=table, window=window,
+        return ir.Indicator(dimension=dim.name if dim else None, table=table, window=window,
                             filters=tuple(filters), once_per=tuple(once_per), measure=measure,
                             value_type=value_type, min_sample=min_sample,
-                            direction=direction.f["direction"] if direction else "higher",
-                            status=status.f["status"] if status else "assessed", only_for=only_for,
+                            direction=direction.direction if direction else "higher",
+                            status=status.status if status else "assessed", only_for=only_for,
                             retired_except=retired_except,
-                            round=rnd.f["digits"] if rnd else None, **src.common())
+                            round=rnd.digits if rnd else None, **src.common())
 
     def _window(self, src: Source, table: str) -> ir.Window | None:
-        s = src.one("window")
+        s = src.one(ast.Window)
         if s is None:
             self.rep.error("E035", f"indicator `{src.decl.name}` has no window: add e.g. `window last 30 days on COLUMN`",
                            src.decl.name_span)
             return None
-        spec = s.f["spec"]
-        col = self.tables[table].column(s.f["column"])
+        col = self.tables[table].column(s.column)
         if col is None:
-            self.rep.error("E013", f"{table} has no column `{s.f['column']}`", s.f["column_span"],
-                           suggestion=did_you_mean(s.f["column"], [c.name for c in self.tables[table].columns]))
+            self.rep.error("E013", f"{table} has no column `{s.column}`", s.column_span,
+                           suggestion=did_you_mean(s.column, [c.name for c in self.tables[table].columns]))
             return None
         if col.type.name not in ("timestamp", "date"):
             self.rep.error("E020", f"a window is on a timestamp or date column; {table}.{col.name} is {describe(col.type)}",
-                           s.f["column_span"])
+                           s.column_span)
             return None
-        if spec[0] == "previous_day":
-            return ir.Window(start_offset=1, end_offset=1, column=col.name, span=s.span)
-        if spec[0] == "last":
-            lit = self.check.literal(spec[1])
-            if lit is None:
-                return None
-            days, rest = divmod(lit.value, 86400)
-            if rest or days < 1:
-                self.rep.error("E020", f"a window is whole days; `{spec[1].text}` is not", spec[1].span,
-                               suggestion="write it in days, e.g. last 30 days")
-                return None
-            return ir.Window(start_offset=int(days), end_offset=1, column=col.name, span=s.span)
-        start, end = (int(x[2:]) if x != "T" else 0 for x in spec[1:3])
-        if start < end:
-            self.rep.error("E061", f"this window starts after it ends: {spec[1]} is later than {spec[2]}", spec[3],
-                           suggestion=f"write the earlier day first: {spec[2]} .. {spec[1]}")
-            return None
-        return ir.Window(start_offset=start, end_offset=end, column=col.name, span=s.span)
+        match s.spec:
+            case ast.WindowPreviousDay():
+                return ir.Window(start_offset=1, end_offset=1, column=col.name, span=s.span)
+            case ast.WindowLast(duration):
+                lit = self.check.literal(duration)
+                if lit is None:
+                    return None
+                days, rest = divmod(lit.value, 86400)
+                if rest or days < 1:
+                    self.rep.error("E020", f"a window is whole days; `{duration.text}` is not", duration.span,
+                                   suggestion="write it in days, e.g. last 30 days")
+                    return None
+                return ir.Window(start_offset=int(days), end_offset=1, column=col.name, span=s.span)
+            case ast.WindowRange(first, last, span):
+                start, end = (int(x[2:]) if x != "T" else 0 for x in (first, last))
+                if start < end:
+                    self.rep.error("E061", f"this window starts after it ends: {first} is later than {last}", span,
+                                   suggestion=f"write the earlier day first: {last} .. {first}")
+                    return None
+                return ir.Window(start_offset=start, end_offset=end, column=col.name, span=s.span)
 
     def _measure(self, src: Source, scope: Scope) -> tuple[ir.Measure | None, ir.Type]:
-        s = src.one("measure")
+        s = src.one(ast.Measure)
         if s is None:
             self.rep.error("E035", f"indicator `{src.decl.name}` does not say what it measures: add `rate where …`, "
                                    f"`average …`, `total …` or `count`", src.decl.name_span)
             return None, NUMBER
-        kind = s.f["measure"]
+        kind = s.measure
         if kind == "count":
             return ir.Measure(kind="count", expr=None, span=s.span), NUMBER
         if kind == "rate":
             scope.where = "the condition of a rate"
-            cond = self.in_sql(self.check.condition(s.f["expr"], scope))
+            cond = self.in_sql(self.check.condition(s.expr, scope))
             return (ir.Measure(kind="rate", expr=cond, span=s.span) if cond else None), NUMBER
-        value = self.check.check(s.f["expr"], scope)
+        value = self.check.check(s.expr, scope)
         if value is None:
             return None, NUMBER
         if value.type.name not in ("number", "duration"):
-            self.rep.error("E020", f"`{kind}` needs a number or a duration, not {self.check.what(value)}", s.f["expr"].span)
+            self.rep.error("E020", f"`{kind}` needs a number or a duration, not {self.check.what(value)}", s.expr.span)
             return None, NUMBER
         if self.in_sql(value, f"the value of `{kind}`", summed=True) is None:
             return None, NUMBER
@@ -375,15 +379,16 @@ class Builder(ScoringBuilder, TestBuilder):
     # ------------------------------------------------------------------ exclusions
     def _exclusion(self, src: Source, indicators: dict[str, list[ir.Indicator]]) -> ir.Exclusion | None:
         d = src.decl
-        applies = src.one("applies")
-        when = src.one("when")
+        applies = src.one(ast.Applies)
+        when = src.one(ast.When)
         if applies is None or when is None:
             missing = "applies to INDICATOR" if applies is None else "when CONDITION"
             self.rep.error("E035", f"exclusion `{d.name}` needs `{missing}`", d.name_span)
             return None
         tables = set()
         names = []
-        for name, span in applies.f["names"]:
+        for ref in applies.names:
+            name, span = ref.name, ref.span
             if name not in indicators and self.declared.get(name) == "indicator":
                 continue  # declared, but broken: its own message says why
             if name not in indicators:
@@ -392,7 +397,7 @@ class Builder(ScoringBuilder, TestBuilder):
                 continue
             names.append(name)
             tables |= {i.table for i in indicators[name]}
-        if len(names) != len(applies.f["names"]):
+        if len(names) != len(applies.names):
             return None
         if len(tables) != 1:
             self.rep.error("E020", f"exclusion `{d.name}` applies to indicators over different tables "
@@ -400,7 +405,7 @@ class Builder(ScoringBuilder, TestBuilder):
                            applies.span, suggestion="split it into one exclusion per table")
             return None
         table = tables.pop()
-        cond = self.in_sql(self.check.condition(when.f["expr"], self.scope(table, f"the condition of exclusion {d.name}")))
+        cond = self.in_sql(self.check.condition(when.expr, self.scope(table, f"the condition of exclusion {d.name}")))
         if cond is None:
             return None
         return ir.Exclusion(applies_to=tuple(names), table=table, condition=cond, **src.common())

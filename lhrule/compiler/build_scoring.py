@@ -10,6 +10,7 @@ from decimal import Decimal
 from lhrule.ir import model as ir
 from lhrule.diagnostics import did_you_mean
 from lhrule.compiler.typecheck import NUMBER, comparable, describe
+from lhrule.grammar import ast
 
 HUNDRED_PERCENT = Decimal(1)
 
@@ -21,8 +22,8 @@ class ScoringBuilder:
     def _levels(self, src, value_type: ir.Type, direction: str, relative: bool, what: str) -> tuple[ir.Level, ...] | None:
         levels: list[ir.Level] = []
         ok = True
-        for s in src.all("level"):
-            cut_kind, op, expr = s.f["cutoff"]
+        for s in src.all(ast.Level):
+            cut_kind, op, expr = _cut(s.cutoff)
             threshold = points = None
             if cut_kind == "value":
                 if relative:
@@ -59,16 +60,16 @@ class ScoringBuilder:
                     self.rep.error("E031", "`top` takes a percentage above 0% and at most 100%", expr.span)
                     ok = False
                     continue
-            if s.f["points"] is not None:
-                points = self.check.check(s.f["points"], self.scope(where="points"))
+            if s.points is not None:
+                points = self.check.check(s.points, self.scope(where="points"))
                 if points is None:
                     ok = False
                     continue
                 if points.type.name != "number":
-                    self.rep.error("E020", f"points are a number, not {self.check.what(points)}", s.f["points"].span)
+                    self.rep.error("E020", f"points are a number, not {self.check.what(points)}", s.points.span)
                     ok = False
                     continue
-            levels.append(ir.Level(label=s.f["label"], cut=cut_kind, op=op, threshold=threshold, points=points,
+            levels.append(ir.Level(label=s.label, cut=cut_kind, op=op, threshold=threshold, points=points,
                                    span=s.span))
         if not ok:
             return None
@@ -175,7 +176,8 @@ class ScoringBuilder:
     def _weights(self, stmts, allowed: set[str], owner: str) -> tuple[ir.Weight, ...] | None:
         weights: list[ir.Weight] = []
         for s in stmts:
-            for name, span, expr in s.f["weights"]:
+            for w in s.weights:
+                name, span, expr = w.name, w.name_span, w.value
                 if name not in allowed:
                     self.rep.error("E010", f"{owner} weighs `{name}`, which is not one of its parts", span,
                                    suggestion=did_you_mean(name, allowed) or (f"its parts: {', '.join(sorted(allowed))}"
@@ -205,31 +207,31 @@ class ScoringBuilder:
         return tuple(weights)
 
     def _weighted(self, src, allowed: set[str], owner: str) -> dict | None:
-        weights = self._weights(src.all("weights"), allowed, owner)
+        weights = self._weights(src.all(ast.Weights), allowed, owner)
         if weights is None:
             return None
         overrides = []
-        for s in src.all("override"):
+        for s in src.all(ast.Override):
             head = self._override_head(s)
             if head is None:
                 return None
-            if s.f["body"] is None:
+            if s.body is None:
                 self.rep.error("E034", "weights are overridden with a block: for COLUMN in {…} { weights … }", s.span)
                 return None
-            inner = [x for x in s.f["body"] if x.kind == "weights"]
-            for x in s.f["body"]:
-                if x.kind != "weights":
+            inner = [x for x in s.body if isinstance(x, ast.Weights)]
+            for x in s.body:
+                if not isinstance(x, ast.Weights):
                     self.rep.error("E034", "an override of weights holds `weights` lines only", x.span)
                     return None
             ws = self._weights(inner, allowed, f"{owner} for {', '.join(head[1])}")
             if ws is None:
                 return None
             overrides.append(ir.Override(column=head[0], values=head[1], weights=ws, span=s.span))
-        un = src.one("unassessed")
+        un = src.one(ast.Unassessed)
         policy, default = "reweight", None
-        if un is not None and un.f["policy"] == "score":
+        if un is not None and un.policy == "score":
             policy = "score"
-            default = self.check.check(un.f["expr"], self.scope(where="the score of an unassessed part"))
+            default = self.check.check(un.expr, self.scope(where="the score of an unassessed part"))
             if default is None:
                 return None
         return {"weights": weights, "overrides": tuple(overrides), "unassessed": policy, "unassessed_score": default}
@@ -248,20 +250,20 @@ class ScoringBuilder:
             self.rep.error("E035", f"score `{src.decl.name}` weighs nothing: add `weights NAME 20%, …`",
                            src.decl.name_span)
             return None
-        rnd = src.one("round")
-        return ir.Score(**parts, round=rnd.f["digits"] if rnd else None, **src.common())
+        rnd = src.one(ast.Round)
+        return ir.Score(**parts, round=rnd.digits if rnd else None, **src.common())
 
     # ------------------------------------------------------------------ actions
     def _action(self, src, results: dict[str, tuple[str, ir.Type]]) -> ir.Action | None:
         d = src.decl
-        when = src.one("when")
+        when = src.one(ast.When)
         if when is None:
             self.rep.error("E035", f"action `{d.name}` needs `when CONDITION`", d.name_span)
             return None
         scope = self.scope(self.entity, f"the condition of action {d.name}", results)
-        cond = self.check.condition(when.f["expr"], scope)
-        until = src.one("until")
-        lift = self.check.condition(until.f["expr"], scope) if until else None
+        cond = self.check.condition(when.expr, scope)
+        until = src.one(ast.Until)
+        lift = self.check.condition(until.expr, scope) if until else None
         if cond is None or (until and lift is None):
             return None
         for node in (n for e in (cond, lift) if e is not None for n in ir.walk(e)):
@@ -273,6 +275,17 @@ class ScoringBuilder:
                                suggestion="count the rows in an indicator, and test the indicator here")
                 return None
         return ir.Action(when=cond, until=lift, **src.common())
+
+
+def _cut(cutoff: ast.Cutoff) -> tuple[str, str | None, ast.Expr | None]:
+    """A level's cut-off as the IR names it: its kind, its comparison and its expression."""
+    match cutoff:
+        case ast.CutValue(op, value):
+            return "value", op, value
+        case ast.CutTop(share):
+            return "top", None, share
+        case ast.CutOtherwise():
+            return "otherwise", None, None
 
 
 def _percent(x: Decimal) -> str:

@@ -23,24 +23,24 @@ class TestBuilder:
         ok = True
         as_of = None
         stmts = list(d.body or ())
-        s = next((x for x in stmts if x.kind == "as_of"), None)
+        s = next((x for x in stmts if isinstance(x, ast.AsOf)), None)
         if s is None:
             self.rep.error("E050", f'test "{d.name}" needs `as of DATE`: the day it scores', d.name_span)
             ok = False
         else:
             try:
-                as_of = dt.date.fromisoformat(s.f["date"])
+                as_of = dt.date.fromisoformat(s.date)
             except ValueError:
-                self.rep.error("E002", f"`{s.f['date']}` is not a valid date", s.f["date_span"])
+                self.rep.error("E002", f"`{s.date}` is not a valid date", s.date_span)
                 ok = False
         given = []
-        for g in (x for x in stmts if x.kind == "given"):
+        for g in (x for x in stmts if isinstance(x, ast.Given)):
             built = self._given(g)
             ok = ok and built is not None
             if built is not None:
                 given.append(built)
         expects = []
-        for e in (x for x in stmts if x.kind == "expect"):
+        for e in (x for x in stmts if isinstance(x, ast.Expect)):
             built = self._expect(e, results, kinds, bands, grades)
             ok = ok and built is not None
             if built is not None:
@@ -52,16 +52,17 @@ class TestBuilder:
             return None
         return ir.Test(name=d.name, as_of=as_of, given=tuple(given), expects=tuple(expects), span=d.span)
 
-    def _given(self, g: ast.Stmt) -> ir.Given | None:
-        name = g.f["table"]
+    def _given(self, g: ast.Given) -> ir.Given | None:
+        name = g.table
         table = self.tables.get(name)
         if table is None:
-            self.rep.error("E012", f"unknown table `{name}`", g.f["table_span"], suggestion=did_you_mean(name, self.tables))
+            self.rep.error("E012", f"unknown table `{name}`", g.table_span, suggestion=did_you_mean(name, self.tables))
             return None
         rows = []
-        for fields, span in g.f["rows"]:
+        for row in g.rows:
             values: dict[str, ir.Literal_] = {}
-            for col_name, col_span, expr in fields:
+            for field in row.fields:
+                col_name, col_span, expr = field.name, field.name_span, field.value
                 col = table.column(col_name)
                 if col is None:
                     self.rep.error("E013", f"{name} has no column `{col_name}`", col_span,
@@ -90,11 +91,12 @@ class TestBuilder:
                                    expr.span, suggestion=did_you_mean(str(lit.value), col.type.values))
                     return None
                 values[col_name] = lit
-            rows.append(ir.GivenRow(values=values, span=span or g.span))
+            rows.append(ir.GivenRow(values=values, span=row.span if row.fields else g.span))
         return ir.Given(table=name, rows=tuple(rows), span=g.span)
 
-    def _expect(self, e: ast.Stmt, results, kinds, bands: list[ir.Bands], grades: list[ir.Grade]) -> ir.Expect | None:
-        name, what, span = e.f["name"], e.f["what"], e.f["name_span"]
+    def _expect(self, e: ast.Expect, results, kinds, bands: list[ir.Bands], grades: list[ir.Grade]) -> ir.Expect | None:
+        name, span = e.name, e.name_span
+        what, value = _outcome(e.outcome)
         of = "action" if name in kinds["action"] else results.get(name, (None,))[0]
         if of is None:
             if self.declared.get(name) in ("indicator", "score", "grade", "action", "dimension"):
@@ -102,8 +104,8 @@ class TestBuilder:
             self.rep.error("E010", f"`{name}` is not an indicator, score, grade or action", span,
                            suggestion=did_you_mean(name, set(results) | set(kinds["action"])))
             return None
-        base = {"name": name, "of": of, "shop": e.f["shop"], "negated": e.f["negated"], "span": e.span}
-        if e.f["negated"] and of != "action":
+        base = {"name": name, "of": of, "shop": e.shop, "negated": e.negated, "span": e.span}
+        if e.negated and of != "action":
             self.rep.error("E050", "`expect no …` is for actions; for a value write `expect NAME for SHOP = …`", e.span)
             return None
         if what == "in_force":
@@ -123,12 +125,11 @@ class TestBuilder:
             if of != "indicator" or not labels:
                 self.rep.error("E050", f"`{name}` has no bands to expect a band of", span)
                 return None
-            if e.f["value"] not in labels:
-                self.rep.error("E050", f'"{e.f["value"]}" is not a band of {name}', e.span,
+            if value not in labels:
+                self.rep.error("E050", f'"{value}" is not a band of {name}', e.span,
                                suggestion=f"its bands: {', '.join(sorted(labels))}")
                 return None
-            return ir.Expect(what="band", band=e.f["value"], **base)
-        value = e.f["value"]
+            return ir.Expect(what="band", band=value, **base)
         if what == "value" and of == "indicator" and isinstance(value, ast.Binary) and value.op == "/" \
                 and all(isinstance(x, ast.Lit) and x.kind == "int" for x in (value.left, value.right)):
             return ir.Expect(what="ratio", numerator=int(value.left.text), denominator=int(value.right.text), **base)
@@ -149,6 +150,21 @@ class TestBuilder:
             self.rep.error("E050", f"{of} {name} is {describe(want)}; this expects {self.check.what(lit)}", value.span)
             return None
         return ir.Expect(what=what, value=lit, **base)
+
+
+def _outcome(outcome: ast.Outcome | None) -> tuple[str, ast.Expr | str | None]:
+    """What a test expects, as the IR names it, and the value it gives (a band's label for a band)."""
+    match outcome:
+        case None:
+            return "in_force", None
+        case ast.ExpectValue(value):
+            return "value", value
+        case ast.ExpectNotAssessed():
+            return "not_assessed", None
+        case ast.ExpectBand(band):
+            return "band", band
+        case ast.ExpectPoints(points):
+            return "points", points
 
 
 def _fits(lit: ir.Literal_, col: ir.Type) -> bool:

@@ -17,10 +17,10 @@ from lhrule.ir import model as ir
 from lhrule.diagnostics import Diagnostic, Reporter, Span, did_you_mean
 from lhrule.compiler.build import same_but_case
 from lhrule.compiler.metrics import extend_metrics
+from lhrule.grammar import ast
 
 if TYPE_CHECKING:  # the compiler proper is imported when a rulebook is compiled, not found cached
     from lhrule.compiler.build import Source
-    from lhrule.grammar import ast
 
 # Which statements each declaration may hold.
 COMMON = {"effective", "cite", "assumption"}
@@ -143,7 +143,7 @@ def _compile_files(files: list[ast.File], rep: Reporter, sources: dict[str, str]
     rulebook = builder.build(header, sources, [d for d in decls if d.kind == "test"],
                              files=tuple(f.path for f in files))
     for d in decls:
-        if d.kind in CITED and d.body is not None and not any(s.kind == "cite" for s in d.body) \
+        if d.kind in CITED and d.body is not None and not any(isinstance(s, ast.Cite) for s in d.body) \
                 and not (d.kind == "param" and d.body is None):
             rep.warning("W001", f"{d.kind} `{d.name}` cites no policy text", d.name_span,
                         suggestion='add cite "SOURCE-FILE" "the sentence it encodes"')
@@ -187,20 +187,21 @@ def _header(files: list[ast.File], decls: list[ast.Decl], rep: Reporter) -> dict
     header.update(name=head.name, label=head.label, span=head.span)
     cites = []
     for s in head.body or ():
-        if s.kind == "version":
-            header["version"] = s.f["text"]
-        elif s.kind == "timezone":
-            from lhrule.ir.zones import zone_problem
+        match s:
+            case ast.Version(text):
+                header["version"] = text
+            case ast.Timezone(text):
+                from lhrule.ir.zones import zone_problem
 
-            problem = zone_problem(s.f["text"])
-            if problem is None:
-                header["timezone"] = s.f["text"]
-            else:  # read one way here and another by the engine, or by the next machine
-                rep.error("E060", problem, s.span, suggestion='use an IANA zone name such as "Asia/Shanghai"')
-        elif s.kind == "effective":
-            header["effective"] = effective_range(s, rep)
-        elif s.kind == "cite":
-            cites.append(ir.Cite(source=s.f["source"], quote=s.f["quote"], span=s.span))
+                problem = zone_problem(text)
+                if problem is None:
+                    header["timezone"] = text
+                else:  # read one way here and another by the engine, or by the next machine
+                    rep.error("E060", problem, s.span, suggestion='use an IANA zone name such as "Asia/Shanghai"')
+            case ast.Effective():
+                header["effective"] = effective_range(s, rep)
+            case ast.Cite(source, quote):
+                cites.append(ir.Cite(source=source, quote=quote, span=s.span))
     header["cites"] = tuple(cites)
     return header
 
@@ -209,13 +210,13 @@ def _file_span(path: str) -> Span:
     return Span(file=path, line=1, column=1, end_line=1, end_column=1)
 
 
-def effective_range(s: ast.Stmt, rep: Reporter) -> ir.Effective:
+def effective_range(s: ast.Effective, rep: Reporter) -> ir.Effective:
     bounds = []
-    for part in (s.f["start"], s.f["end"]):
+    for part in (s.start, s.end):
         if part is None:
             bounds.append(None)
             continue
-        text, span = part
+        text, span = part.text, part.span
         try:
             bounds.append(dt.date.fromisoformat(text))
         except ValueError:
@@ -239,7 +240,7 @@ def _version_sources(decls: list[ast.Decl], default: ir.Effective, rep: Reporter
             continue
         same_but_case(d.name, d.name_span, d.kind, folded.setdefault(d.name.lower(), d), rep)
         stmts = list(d.body or ())
-        eff_stmt = next((s for s in stmts if s.kind == "effective"), None)
+        eff_stmt = next((s for s in stmts if isinstance(s, ast.Effective)), None)
         eff = effective_range(eff_stmt, rep) if eff_stmt else default
         versions = by_name.setdefault(d.name, [])
         if versions:
@@ -285,7 +286,7 @@ def _version_dates(decls: list[ast.Decl], rep: Reporter) -> dict[str, str | None
             rep.error("E041", f"`{change.date}` is not a date: a {change.kind} takes a date or a param holding one",
                       change.span, notes=(f"`{change.date}` is declared at {param.name_span}",))
             out[change.date] = None
-        elif any(s.kind == "override" for s in param.body or ()):
+        elif any(isinstance(s, ast.Override) for s in param.body or ()):
             rep.error("E041", f"param `{change.date}` varies by group: a version date is the same for every shop",
                       change.span, notes=(f"`{change.date}` is declared at {param.name_span}",))
             out[change.date] = None
@@ -297,7 +298,6 @@ def _version_dates(decls: list[ast.Decl], rep: Reporter) -> dict[str, str | None
 def _apply_change(change: ast.Decl, by_name: dict[str, list[Source]], rep: Reporter,
                   dates: dict[str, str] | None = None) -> None:
     from lhrule.compiler.build import Source
-    from lhrule.grammar import ast
 
     dates = dates or {}
     if change.date in dates and dates[change.date] is None:
@@ -327,17 +327,17 @@ def _apply_change(change: ast.Decl, by_name: dict[str, list[Source]], rep: Repor
         if kind != "indicator":
             rep.error("E041", f"only indicators can be retired; `{change.name}` is {_a(kind)}", change.name_span)
             return
-        extra = [ast.Stmt("status", change.span, {"status": "retired"})]
-        exc = next((s for s in body if s.kind == "except"), None)
+        extra: list[ast.Stmt] = [ast.Status("retired", change.span)]
+        exc = next((s for s in body if isinstance(s, ast.Except)), None)
         if exc is not None:
-            extra.append(ast.Stmt("retired_except", exc.span, {"expr": exc.f["expr"]}))
-        body = extra + [s for s in body if s.kind != "except"]
+            extra.append(ast.RetiredExcept(exc.expr, exc.span))
+        body = extra + [s for s in body if not isinstance(s, ast.Except)]
     else:
         for s in body:
-            if s.kind not in ALLOWED[kind] or s.kind == "effective":
+            if s.kind not in ALLOWED[kind] or isinstance(s, ast.Effective):
                 rep.error("E034", f"`{STMT_WORDS.get(s.kind, s.kind)}` cannot be revised in {_a(kind)}", s.span,
                           suggestion="a revision starts on its own date: `revise NAME effective DATE { … }`"
-                          if s.kind == "effective" else None)
+                          if isinstance(s, ast.Effective) else None)
                 return
     replaced = {s.kind for s in body}
     merged = body + [s for s in before.stmts if s.kind not in replaced or s.kind in ACCUMULATE]

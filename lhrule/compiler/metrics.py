@@ -83,16 +83,16 @@ def _applied(d: ast.Decl, metrics: dict[str, ast.Decl], users: dict[str, list[st
     of its names is used here (a library's exclusion of a metric this rulebook does not use)."""
     if d.kind != "exclusion" or not d.body:
         return d
-    applies = next((s for s in d.body if s.kind == "applies"), None)
-    if applies is None or not any(name in metrics for name, _ in applies.f["names"]):
+    applies = next((s for s in d.body if isinstance(s, ast.Applies)), None)
+    if applies is None or not any(ref.name in metrics for ref in applies.names):
         return d
-    names: list[tuple[str, object]] = []
-    for name, span in applies.f["names"]:
-        if name in metrics:
-            names.extend((user, span) for user in users.get(name, ()))
+    names: list[ast.Ref] = []
+    for ref in applies.names:
+        if ref.name in metrics:
+            names.extend(ast.Ref(user, ref.span) for user in users.get(ref.name, ()))
         else:
-            names.append((name, span))
+            names.append(ref)
     if not names:
         return None
-    new = ast.Stmt(applies.kind, applies.span, {**applies.f, "names": tuple(names)})
+    new = dataclasses.replace(applies, names=tuple(names))
     return dataclasses.replace(d, body=tuple(new if s is applies else s for s in d.body))

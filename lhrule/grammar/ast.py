@@ -1,108 +1,26 @@
 """The syntax tree of a rulebook file, as written: no names resolved, no types.
 
-Every node carries its span. The compiler (`lhrule.compiler.compile`) turns this into the
-typed IR; the formatter (`lhrule.grammar.format`) prints it back.
+Every node is a frozen dataclass and carries its span; the expressions are in `ast_expressions.py`,
+the statements of a body in `ast_statements.py`, the declarations here. The compiler
+(`lhrule.compiler.compile`) turns this into the typed IR; the formatter (`lhrule.grammar.format`)
+prints it back. Both read the nodes by attribute and `match` on their classes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from lhrule.diagnostics import Span
-
-
-@dataclass(frozen=True, slots=True)
-class Lit:
-    """A literal as written. `kind` is the lexical class: int, decimal, percent, duration,
-    quantity, date, time, datetime, string, bool, null; `text` is the source text (for a
-    string, its decoded value)."""
-
-    kind: str
-    text: str
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class Path:
-    parts: tuple[str, ...]
-    span: Span
-
-    @property
-    def dotted(self) -> str:
-        return ".".join(self.parts)
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    name: str
-    args: tuple[Expr, ...]
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class Unary:
-    op: str  # "not" | "-"
-    operand: Expr
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class Binary:
-    op: str  # and or + - * / = != < <= > >=
-    left: Expr
-    right: Expr
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class Range:
-    lo: Expr
-    hi: Expr
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class In:
-    left: Expr
-    right: Expr  # SetLit, Range, or an expression of set or list type
-    negated: bool
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class IsNull:
-    operand: Expr
-    negated: bool
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class SetLit:
-    items: tuple[Expr, ...]
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class Exists:
-    table: str
-    alias: str | None
-    cond: Expr
-    negated: bool
-    span: Span
-
-
-Expr = Lit | Path | Call | Unary | Binary | Range | In | IsNull | SetLit | Exists
-
-
-@dataclass(frozen=True, slots=True)
-class Stmt:
-    """One statement of a declaration body. `kind` names it (window, where, level …);
-    `f` holds its parts by name, documented at the transformer method that builds it."""
-
-    kind: str
-    span: Span
-    f: dict[str, Any] = field(default_factory=dict)
+# Expressions and statements live in modules of their own, to keep each readable; `ast.Window`,
+# `ast.Binary` … name them all.
+from lhrule.grammar.ast_expressions import (  # noqa: F401
+    Binary, Call, Exists, Expr, In, IsNull, Lit, Path, Range, SetLit, Unary)
+from lhrule.grammar.ast_statements import (  # noqa: F401
+    Applies, AsOf, Assumption, BaseType, Cite, Column, CutOtherwise, CutTop, CutValue, Cutoff, DateBound, Direction,
+    Effective, EnumType, Except, Expect, ExpectBand, ExpectNotAssessed, ExpectPoints, ExpectValue, Field, Given,
+    InDimension, Level, Measure, MinSample, OncePer, OnlyFor, Outcome, Over, Override, Ref, Relation, RetiredExcept,
+    Round, Row, Status, Stmt, Timezone, Unassessed, Until, Version, Weight, Weights, When, Where, Window,
+    WindowLast, WindowPreviousDay, WindowRange, WindowSpec)
 
 
 @dataclass(frozen=True, slots=True)

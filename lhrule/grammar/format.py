@@ -134,73 +134,108 @@ def long_expr(prefix: str, e: ast.Expr, indent: str) -> list[str]:
 
 # ---------------------------------------------------------------- statements
 
-def _effective(f) -> str:
-    start = f["start"][0] if f["start"] else ""
-    end = f["end"][0] if f["end"] else ""
-    return f"effective {start} .. {end}".replace("  ", " ").rstrip()
+def _type(t: ast.BaseType | ast.EnumType) -> str:
+    match t:
+        case ast.BaseType(name):
+            return name
+        case ast.EnumType(values):
+            return "enum {" + ", ".join(values) + "}"
 
 
-def _type(t) -> str:
-    return t[1] if t[0] == "base" else "enum {" + ", ".join(t[1]) + "}"
-
-
-def _column(f) -> str:
-    text = f"{f['name']}: {_type(f['type'])}{'?' if f['optional'] else ''}"
-    if f["key"]:
+def _column(s: ast.Column) -> str:
+    text = f"{s.name}: {_type(s.type)}{'?' if s.optional else ''}"
+    if s.key:
         text += " key"
-    if f["relation"]:
-        text += f" -> {f['relation']}" + (f" as {f['relation_as']}" if f["relation_as"] else "")
+    if s.relation:
+        text += f" -> {s.relation.target}" + (f" as {s.relation.alias}" if s.relation.alias else "")
     return text
 
 
-def _window(f) -> str:
-    spec = f["spec"]
-    if spec[0] == "last":
-        what = f"last {spec[1].text}"
-    elif spec[0] == "previous_day":
-        what = "previous day"
-    else:
-        what = f"{spec[1]} .. {spec[2]}"
-    return f"window {what} on {f['column']}"
+def _window(s: ast.Window) -> str:
+    match s.spec:
+        case ast.WindowLast(duration):
+            what = f"last {duration.text}"
+        case ast.WindowPreviousDay():
+            what = "previous day"
+        case ast.WindowRange(start, end):
+            what = f"{start} .. {end}"
+    return f"window {what} on {s.column}"
 
 
-def _expectation(f) -> str:
-    text = f"expect {'no ' if f['negated'] else ''}{f['name']} for {quote(f['shop'])}"
-    what, value = f["what"], f["value"]
-    if what == "value":
-        return f"{text} = {expr(value)}"
-    if what == "not_assessed":
-        return f"{text} not assessed"
-    if what == "band":
-        return f"{text} band {quote(value)}"
-    if what == "points":
-        return f"{text} points {expr(value)}"
+def _expectation(s: ast.Expect) -> str:
+    text = f"expect {'no ' if s.negated else ''}{s.name} for {quote(s.shop)}"
+    match s.outcome:
+        case ast.ExpectValue(value):
+            return f"{text} = {expr(value)}"
+        case ast.ExpectNotAssessed():
+            return f"{text} not assessed"
+        case ast.ExpectBand(band):
+            return f"{text} band {quote(band)}"
+        case ast.ExpectPoints(points):
+            return f"{text} points {expr(points)}"
     return text
 
 
-SIMPLE = {
-    "version": lambda f: f"version {quote(f['text'])}",
-    "timezone": lambda f: f"timezone {quote(f['text'])}",
-    "effective": _effective,
-    "cite": lambda f: f"cite {quote(f['source'])}" + (f" {quote(f['quote'])}" if f["quote"] is not None else ""),
-    "assumption": lambda f: f"assumption {quote(f['text'])}",
-    "column": _column,
-    "dimension": lambda f: f"dimension {f['name']}",
-    "over": lambda f: f"over {f['name']}",
-    "window": _window,
-    "once": lambda f: "once per " + ", ".join(expr(e) for e in f["exprs"]),
-    "min_sample": lambda f: f"min sample {expr(f['expr'])}",
-    "direction": lambda f: f"{f['direction']} is better",
-    "status": lambda f: "display only" if f["status"] == "display_only" else "assessed",
-    "round": lambda f: f"round {f['digits']}",
-    "applies": lambda f: "applies to " + ", ".join(n for n, _ in f["names"]),
-    "weights": lambda f: "weights " + ", ".join(f"{n} {expr(e)}" for n, _, e in f["weights"]),
-    "unassessed": lambda f: "unassessed reweight" if f["policy"] == "reweight" else f"unassessed score {expr(f['expr'])}",
-    "as_of": lambda f: f"as of {f['date']}",
-    "expect": _expectation,
-}
-# statements that end in one expression, which may be broken over lines
-EXPRESSION = {"where": "where ", "only_for": "only for ", "when": "when ", "until": "until ", "except": "except "}
+def simple(s: ast.Stmt) -> str | None:
+    """The one line of a statement that is never broken over lines; None for the others."""
+    match s:
+        case ast.Version(text):
+            return f"version {quote(text)}"
+        case ast.Timezone(text):
+            return f"timezone {quote(text)}"
+        case ast.Effective(start, end):
+            return f"effective {start.text if start else ''} .. {end.text if end else ''}".replace("  ", " ").rstrip()
+        case ast.Cite(source, cited):
+            return f"cite {quote(source)}" + (f" {quote(cited)}" if cited is not None else "")
+        case ast.Assumption(text):
+            return f"assumption {quote(text)}"
+        case ast.Column():
+            return _column(s)
+        case ast.InDimension(name):
+            return f"dimension {name}"
+        case ast.Over(name):
+            return f"over {name}"
+        case ast.Window():
+            return _window(s)
+        case ast.OncePer(exprs):
+            return "once per " + ", ".join(expr(e) for e in exprs)
+        case ast.MinSample(e):
+            return f"min sample {expr(e)}"
+        case ast.Direction(direction):
+            return f"{direction} is better"
+        case ast.Status(status):
+            return "display only" if status == "display_only" else "assessed"
+        case ast.Round(digits):
+            return f"round {digits}"
+        case ast.Applies(names):
+            return "applies to " + ", ".join(n.name for n in names)
+        case ast.Weights(weights):
+            return "weights " + ", ".join(f"{w.name} {expr(w.value)}" for w in weights)
+        case ast.Unassessed(policy, e):
+            return "unassessed reweight" if policy == "reweight" else f"unassessed score {expr(e)}"
+        case ast.AsOf(date):
+            return f"as of {date}"
+        case ast.Expect():
+            return _expectation(s)
+    return None
+
+
+def _expression_prefix(s: ast.Stmt) -> str | None:
+    """The words before the one expression a statement ends in, which may be broken over lines."""
+    match s:
+        case ast.Where():
+            return "where "
+        case ast.OnlyFor():
+            return "only for "
+        case ast.When():
+            return "when "
+        case ast.Until():
+            return "until "
+        case ast.Except():
+            return "except "
+        case ast.Measure(measure) if measure != "count":
+            return "rate where " if measure == "rate" else measure + " "
+    return None
 
 
 class _Printer:
@@ -312,7 +347,7 @@ class _Printer:
         self.out.append(f"{indent}{header} {{{head_trailing}")
         inner = indent + INDENT
         prev_end = head_end
-        levels = [s for s in body if s.kind == "level"]
+        levels = [s for s in body if isinstance(s, ast.Level)]
         align = self._level_widths(levels)
         for s in body:
             if s.span.line <= prev_end:
@@ -326,49 +361,49 @@ class _Printer:
 
     # statements ------------------------------------------------------------
     def _stmt(self, s: ast.Stmt, indent: str, align: tuple[int, int]) -> None:
-        f = s.f
-        if s.kind in SIMPLE:
-            self._emit([indent + SIMPLE[s.kind](f)], s.span, indent)
-        elif s.kind in EXPRESSION:
-            self._emit(long_expr(EXPRESSION[s.kind], f["expr"], indent), s.span, indent)
-        elif s.kind == "measure":
-            m = f["measure"]
-            if m == "count":
-                self._emit([indent + "count"], s.span, indent)
-            else:
-                self._emit(long_expr("rate where " if m == "rate" else m + " ", f["expr"], indent), s.span, indent)
-        elif s.kind == "level":
-            self._emit([indent + self._level(f, align)], s.span, indent)
-        elif s.kind == "override":
-            head = f"for {f['column']} in {expr(f['values'])}"
-            if f["body"] is None:
-                self._emit([f"{indent}{head} = {expr(f['value'])}"], s.span, indent)
-            else:
-                self._block(head, f["body"], s.span, self._open_line(f["values"].span), indent)
-        elif s.kind == "given":
-            self._emit(self._given(f, indent), s.span, indent)
+        if (line := simple(s)) is not None:
+            self._emit([indent + line], s.span, indent)
+        elif (prefix := _expression_prefix(s)) is not None:
+            self._emit(long_expr(prefix, s.expr, indent), s.span, indent)
         else:
-            raise TypeError(f"no printer for statement {s.kind}")
+            match s:
+                case ast.Measure():  # count
+                    self._emit([indent + "count"], s.span, indent)
+                case ast.Level():
+                    self._emit([indent + self._level(s, align)], s.span, indent)
+                case ast.Override(column, _, values, value, None):
+                    self._emit([f"{indent}for {column} in {expr(values)} = {expr(value)}"], s.span, indent)
+                case ast.Override(column, _, values, _, body):
+                    self._block(f"for {column} in {expr(values)}", body, s.span, self._open_line(values.span), indent)
+                case ast.Given():
+                    self._emit(self._given(s, indent), s.span, indent)
+                case _:
+                    raise TypeError(f"no printer for statement {type(s).__name__}")
 
     @staticmethod
-    def _level_parts(f) -> tuple[str, str]:
-        cut_kind, op, e = f["cutoff"]
-        cut = "otherwise" if cut_kind == "otherwise" else f"top {expr(e)}" if cut_kind == "top" else f"{op} {expr(e)}"
-        return quote(f["label"]), cut
+    def _level_parts(s: ast.Level) -> tuple[str, str]:
+        match s.cutoff:
+            case ast.CutOtherwise():
+                cut = "otherwise"
+            case ast.CutTop(share):
+                cut = f"top {expr(share)}"
+            case ast.CutValue(op, value):
+                cut = f"{op} {expr(value)}"
+        return quote(s.label), cut
 
-    def _level_widths(self, levels: list[ast.Stmt]) -> tuple[int, int]:
-        parts = [self._level_parts(s.f) for s in levels]
+    def _level_widths(self, levels: list[ast.Level]) -> tuple[int, int]:
+        parts = [self._level_parts(s) for s in levels]
         return (max((width(a) for a, _ in parts), default=0), max((width(b) for _, b in parts), default=0))
 
-    def _level(self, f, align: tuple[int, int]) -> str:
-        label, cut = self._level_parts(f)
-        if f["points"] is None:
+    def _level(self, s: ast.Level, align: tuple[int, int]) -> str:
+        label, cut = self._level_parts(s)
+        if s.points is None:
             return f"{label}{' ' * (align[0] - width(label))} {cut}"
-        return f"{label}{' ' * (align[0] - width(label))} {cut}{' ' * (align[1] - width(cut))} -> {expr(f['points'])}"
+        return f"{label}{' ' * (align[0] - width(label))} {cut}{' ' * (align[1] - width(cut))} -> {expr(s.points)}"
 
-    def _given(self, f, indent: str) -> list[str]:
-        rows = [[f"{name}: {expr(value)}" for name, _, value in fields] for fields, _ in f["rows"]]
-        head = f"{indent}given {f['table']}"
+    def _given(self, s: ast.Given, indent: str) -> list[str]:
+        rows = [[f"{f.name}: {expr(f.value)}" for f in row.fields] for row in s.rows]
+        head = f"{indent}given {s.table}"
         if len(rows) == 1:
             one = f"{head} {{ {', '.join(rows[0])} }}" if rows[0] else f"{head} {{}}"
             if width(one) <= WIDTH:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 
 from lark import Lark, Token, Transformer, Tree, v_args
@@ -242,6 +243,36 @@ def _tok_span(path: str, tok: Token) -> Span:
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 
 
+# The parts of a declaration's header and its body, as the transformer hands them up to the
+# declaration that holds them (never part of the tree).
+@dataclass(frozen=True, slots=True)
+class _Label:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    name: str
+    span: Span
+    rank_within: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    value: ast.Expr
+
+
+@dataclass(frozen=True, slots=True)
+class _Extends:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    stmts: tuple[ast.Stmt, ...]
+
+
 @v_args(meta=True)
 class _Builder(Transformer):
     """Builds `ast` nodes. Each method is named after the grammar rule it handles."""
@@ -277,23 +308,23 @@ class _Builder(Transformer):
         return list(children)
 
     def label(self, meta, children):
-        return ("label", self._string(children[0]))
+        return _Label(self._string(children[0]))
 
     def named_target(self, meta, children):
         name, rank = children
-        return ("target", str(name), _tok_span(self.file, name), rank)
+        return _Target(str(name), _tok_span(self.file, name), rank)
 
     def rank_clause(self, meta, children):
         return str(children[0])
 
     def value_clause(self, meta, children):
-        return ("value", children[0])
+        return _Value(children[0])
 
     def extends_clause(self, meta, children):
-        return ("extends", str(children[0]), _tok_span(self.file, children[0]))
+        return _Extends(str(children[0]), _tok_span(self.file, children[0]))
 
     def body(self, meta, children):
-        return ("body", tuple(children))
+        return _Body(tuple(children))
 
     def decl_kind(self, meta, children):
         return str(children[0])
@@ -301,19 +332,17 @@ class _Builder(Transformer):
     def _decl(self, meta, kind: str, name_tok: Token, parts, *, name: str | None = None, date: str | None = None):
         extra: dict = {}
         for part in parts:
-            if part is None:
-                continue
-            tag = part[0]
-            if tag == "label":
-                extra["label"] = part[1]
-            elif tag == "target":
-                extra.update(target=part[1], target_span=part[2], rank_within=part[3])
-            elif tag == "value":
-                extra["value"] = part[1]
-            elif tag == "extends":
-                extra.update(extends=part[1], extends_span=part[2])
-            elif tag == "body":
-                extra["body"] = part[1]
+            match part:
+                case _Label(text):
+                    extra["label"] = text
+                case _Target(target, span, rank):
+                    extra.update(target=target, target_span=span, rank_within=rank)
+                case _Value(value):
+                    extra["value"] = value
+                case _Extends(metric, span):
+                    extra.update(extends=metric, extends_span=span)
+                case _Body(stmts):
+                    extra["body"] = stmts
         return ast.Decl(kind=kind, name=name if name is not None else str(name_tok), span=self._sp(meta),
                         name_span=_tok_span(self.file, name_tok), date=date, **extra)
 
@@ -341,30 +370,21 @@ class _Builder(Transformer):
         return self._decl(meta, "test", tok, [body], name=self._string(tok))
 
     # statements ---------------------------------------------------------
-    def _stmt(self, meta, kind: str, **f):
-        return ast.Stmt(kind=kind, span=self._sp(meta), f=f)
+    def _tok(self, tok: Token) -> Span:
+        return _tok_span(self.file, tok)
 
     def column_stmt(self, meta, c):
         items = list(c[1:])
         type_ref = items.pop(0)
-        optional = key = relation = None
-        for it in items:
-            if it == "?":
-                optional = True
-            elif it == "key":
-                key = True
-            elif isinstance(it, tuple):
-                relation = it
-        return self._stmt(meta, "column", name=str(c[0]), name_span=_tok_span(self.file, c[0]), type=type_ref,
-                          optional=bool(optional), key=bool(key),
-                          relation=relation[0] if relation else None, relation_as=relation[1] if relation else None,
-                          relation_span=relation[2] if relation else None)
+        relation = next((it for it in items if isinstance(it, ast.Relation)), None)
+        return ast.Column(str(c[0]), self._tok(c[0]), type_ref, optional="?" in items, key="key" in items,
+                          relation=relation, span=self._sp(meta))
 
     def base_type(self, meta, c):
-        return ("base", str(c[0]), _tok_span(self.file, c[0]))
+        return ast.BaseType(str(c[0]), self._tok(c[0]))
 
     def enum_type(self, meta, c):
-        return ("enum", tuple(str(t) for t in c), self._sp(meta))
+        return ast.EnumType(tuple(str(t) for t in c), self._sp(meta))
 
     def optional(self, meta, c):
         return "?"
@@ -374,148 +394,145 @@ class _Builder(Transformer):
 
     def relation(self, meta, c):
         target, alias = c
-        return (str(target), str(alias) if alias is not None else None, _tok_span(self.file, target))
+        return ast.Relation(str(target), str(alias) if alias is not None else None, self._tok(target))
 
     def version_stmt(self, meta, c):
-        return self._stmt(meta, "version", text=self._string(c[0]))
+        return ast.Version(self._string(c[0]), self._sp(meta))
 
     def timezone_stmt(self, meta, c):
-        return self._stmt(meta, "timezone", text=self._string(c[0]))
+        return ast.Timezone(self._string(c[0]), self._sp(meta))
 
     def effective_stmt(self, meta, c):
-        return self._stmt(meta, "effective", start=c[0][0], end=c[0][1])
+        start, end = c[0]
+        return ast.Effective(start, end, self._sp(meta))
 
     def date_range(self, meta, c):
         start = end = None
         for tok in c:
             if _before_dots(tok, meta):
-                start = (str(tok), _tok_span(self.file, tok))
+                start = ast.DateBound(str(tok), self._tok(tok))
             else:
-                end = (str(tok), _tok_span(self.file, tok))
-        return (start, end)
+                end = ast.DateBound(str(tok), self._tok(tok))
+        return (start, end)  # unpacked at once by effective_stmt
 
     def cite_stmt(self, meta, c):
         source, quote = (c + [None])[:2]
-        return self._stmt(meta, "cite", source=self._string(source), quote=self._string(quote) if quote else None)
+        return ast.Cite(self._string(source), self._string(quote) if quote else None, self._sp(meta))
 
     def assumption_stmt(self, meta, c):
-        return self._stmt(meta, "assumption", text=self._string(c[0]))
+        return ast.Assumption(self._string(c[0]), self._sp(meta))
 
     def dimension_stmt(self, meta, c):
-        return self._stmt(meta, "dimension", name=str(c[0]), name_span=_tok_span(self.file, c[0]))
+        return ast.InDimension(str(c[0]), self._tok(c[0]), self._sp(meta))
 
     def over_stmt(self, meta, c):
-        return self._stmt(meta, "over", name=str(c[0]), name_span=_tok_span(self.file, c[0]))
+        return ast.Over(str(c[0]), self._tok(c[0]), self._sp(meta))
 
     def window_stmt(self, meta, c):
         spec, col = c
-        return self._stmt(meta, "window", spec=spec, column=str(col), column_span=_tok_span(self.file, col))
+        return ast.Window(spec, str(col), self._tok(col), self._sp(meta))
 
     def window_last(self, meta, c):
-        return ("last", ast.Lit("duration", str(c[0]), _tok_span(self.file, c[0])))
+        return ast.WindowLast(ast.Lit("duration", str(c[0]), self._tok(c[0])), self._sp(meta))
 
     def window_previous_day(self, meta, c):
-        return ("previous_day",)
+        return ast.WindowPreviousDay(self._sp(meta))
 
     def window_range(self, meta, c):
-        return ("range", str(c[0]), str(c[1]), self._sp(meta))
+        return ast.WindowRange(str(c[0]), str(c[1]), self._sp(meta))
 
     def where_stmt(self, meta, c):
-        return self._stmt(meta, "where", expr=c[0])
+        return ast.Where(c[0], self._sp(meta))
 
     def once_stmt(self, meta, c):
-        return self._stmt(meta, "once", exprs=tuple(c))
+        return ast.OncePer(tuple(c), self._sp(meta))
 
     def measure_rate(self, meta, c):
-        return self._stmt(meta, "measure", measure="rate", expr=c[0])
+        return ast.Measure("rate", c[0], self._sp(meta))
 
     def measure_average(self, meta, c):
-        return self._stmt(meta, "measure", measure="average", expr=c[0])
+        return ast.Measure("average", c[0], self._sp(meta))
 
     def measure_total(self, meta, c):
-        return self._stmt(meta, "measure", measure="total", expr=c[0])
+        return ast.Measure("total", c[0], self._sp(meta))
 
     def measure_count(self, meta, c):
-        return self._stmt(meta, "measure", measure="count", expr=None)
+        return ast.Measure("count", None, self._sp(meta))
 
     def min_sample_stmt(self, meta, c):
-        return self._stmt(meta, "min_sample", expr=c[0])
+        return ast.MinSample(c[0], self._sp(meta))
 
     def direction_stmt(self, meta, c):
-        return self._stmt(meta, "direction", direction=c[0])
+        return ast.Direction(c[0], self._sp(meta))
 
     def direction(self, meta, c):
         return str(c[0])
 
     def display_only(self, meta, c):
-        return self._stmt(meta, "status", status="display_only")
+        return ast.Status("display_only", self._sp(meta))
 
     def assessed(self, meta, c):
-        return self._stmt(meta, "status", status="assessed")
+        return ast.Status("assessed", self._sp(meta))
 
     def only_for_stmt(self, meta, c):
-        return self._stmt(meta, "only_for", expr=c[0])
+        return ast.OnlyFor(c[0], self._sp(meta))
 
     def round_stmt(self, meta, c):
-        return self._stmt(meta, "round", digits=int(c[0]))
+        return ast.Round(int(c[0]), self._sp(meta))
 
     def applies_stmt(self, meta, c):
-        return self._stmt(meta, "applies", names=tuple((str(t), _tok_span(self.file, t)) for t in c))
+        return ast.Applies(tuple(ast.Ref(str(t), self._tok(t)) for t in c), self._sp(meta))
 
     def when_stmt(self, meta, c):
-        return self._stmt(meta, "when", expr=c[0])
+        return ast.When(c[0], self._sp(meta))
 
     def until_stmt(self, meta, c):
-        return self._stmt(meta, "until", expr=c[0])
+        return ast.Until(c[0], self._sp(meta))
 
     def except_stmt(self, meta, c):
-        return self._stmt(meta, "except", expr=c[0])
+        return ast.Except(c[0], self._sp(meta))
 
     def level_stmt(self, meta, c):
         label, cutoff, points = c
-        return self._stmt(meta, "level", label=self._string(label), cutoff=cutoff, points=points)
+        return ast.Level(self._string(label), cutoff, points, self._sp(meta))
 
     def cut_value(self, meta, c):
-        return ("value", str(c[0]), c[1])
+        return ast.CutValue(str(c[0]), c[1], self._sp(meta))
 
     def cut_top(self, meta, c):
-        return ("top", None, c[0])
+        return ast.CutTop(c[0], self._sp(meta))
 
     def cut_otherwise(self, meta, c):
-        return ("otherwise", None, None)
+        return ast.CutOtherwise(self._sp(meta))
 
     def weights_stmt(self, meta, c):
-        return self._stmt(meta, "weights", weights=tuple(c))
+        return ast.Weights(tuple(c), self._sp(meta))
 
     def weight(self, meta, c):
-        return (str(c[0]), _tok_span(self.file, c[0]), c[1])
+        return ast.Weight(str(c[0]), self._tok(c[0]), c[1], self._sp(meta))
 
     def override_stmt(self, meta, c):
         column, values, rest = c
-        if isinstance(rest, tuple) and rest and rest[0] == "body":
-            return self._stmt(meta, "override", column=str(column), column_span=_tok_span(self.file, column),
-                              values=values, body=rest[1], value=None)
-        return self._stmt(meta, "override", column=str(column), column_span=_tok_span(self.file, column),
-                          values=values, body=None, value=rest)
+        body, value = (rest, None) if isinstance(rest, _Body) else (None, rest)
+        return ast.Override(str(column), self._tok(column), values, value, body.stmts if body else None, self._sp(meta))
 
     def unassessed_reweight(self, meta, c):
-        return self._stmt(meta, "unassessed", policy="reweight", expr=None)
+        return ast.Unassessed("reweight", None, self._sp(meta))
 
     def unassessed_score(self, meta, c):
-        return self._stmt(meta, "unassessed", policy="score", expr=c[0])
+        return ast.Unassessed("score", c[0], self._sp(meta))
 
     def as_of_stmt(self, meta, c):
-        return self._stmt(meta, "as_of", date=str(c[0]), date_span=_tok_span(self.file, c[0]))
+        return ast.AsOf(str(c[0]), self._tok(c[0]), self._sp(meta))
 
     def given_stmt(self, meta, c):
-        return self._stmt(meta, "given", table=str(c[0]), table_span=_tok_span(self.file, c[0]), rows=tuple(c[1:]))
+        return ast.Given(str(c[0]), self._tok(c[0]), tuple(c[1:]), self._sp(meta))
 
     def row(self, meta, c):
-        fields = tuple(x for x in c if x is not None)
-        return (fields, self._sp(meta) if fields else None)
+        return ast.Row(tuple(x for x in c if x is not None), self._sp(meta))
 
     def field(self, meta, c):
-        return (str(c[0]), _tok_span(self.file, c[0]), c[1])
+        return ast.Field(str(c[0]), self._tok(c[0]), c[1], self._sp(meta))
 
     def expect_stmt(self, meta, c):
         items = list(c)
@@ -524,24 +541,23 @@ class _Builder(Transformer):
             negated = True
             items.pop(0)
         name, shop, *rest = items
-        exp = rest[0] if rest else ("in_force", None)
-        return self._stmt(meta, "expect", negated=negated, name=str(name), name_span=_tok_span(self.file, name),
-                          shop=self._string(shop), what=exp[0], value=exp[1])
+        return ast.Expect(negated, str(name), self._tok(name), self._string(shop), rest[0] if rest else None,
+                          self._sp(meta))
 
     def negated(self, meta, c):
         return "no"
 
     def expect_value(self, meta, c):
-        return ("value", c[0])
+        return ast.ExpectValue(c[0], self._sp(meta))
 
     def expect_not_assessed(self, meta, c):
-        return ("not_assessed", None)
+        return ast.ExpectNotAssessed(self._sp(meta))
 
     def expect_band(self, meta, c):
-        return ("band", self._string(c[0]))
+        return ast.ExpectBand(self._string(c[0]), self._sp(meta))
 
     def expect_points(self, meta, c):
-        return ("points", c[0])
+        return ast.ExpectPoints(c[0], self._sp(meta))
 
     # expressions --------------------------------------------------------
     def exists(self, meta, c):
@@ -597,17 +613,17 @@ class _Builder(Transformer):
 
     def literal(self, meta, c):
         tok = c[0]
-        if isinstance(tok, tuple):  # boolean / null
-            return ast.Lit(tok[0], tok[1], self._sp(meta))
+        if isinstance(tok, ast.Lit):  # boolean / null
+            return tok
         kind = tok.type.lower()
         text = self._string(tok) if kind == "string" else str(tok)
         return ast.Lit(kind, text, _tok_span(self.file, tok))
 
     def boolean(self, meta, c):
-        return ("bool", str(c[0]))
+        return ast.Lit("bool", str(c[0]), self._sp(meta))
 
     def null(self, meta, c):
-        return ("null", "null")
+        return ast.Lit("null", "null", self._sp(meta))
 
 
 def _before_dots(tok: Token, meta) -> bool:
