@@ -276,3 +276,26 @@ def test_a_uri_dataset_refuses_the_same_times_on_spark(tmp_path):
         "second time round: lhrule keeps local times, which cannot tell it from the first; leave such rows out "
         "with --on-bad-rows quarantine"]
     assert "('2024-11-03 01:01:00-05:00')" in str(caught.value)
+
+
+@pytest.mark.parametrize("literal, said", [
+    ("2024-03-10 02:30", "`2024-03-10 02:30` is not a time in America/New_York: its clocks skipped it, going forward"),
+    ("2024-11-03 01:30-05:00", "`2024-11-03 01:30-05:00` is in the hour America/New_York's clocks repeat, the second "
+                               "time round"),
+])
+def test_a_timestamp_literal_that_names_no_local_time_is_an_error(literal, said):
+    # As in the data: it was read as another time (02:30 as 03:30), silently.
+    from lhrule.compiler.compile import compile_text
+
+    text = ('rulebook r "r" {\n  timezone "America/New_York"\n}\n'
+            'param start = ' + literal + ' {\n  cite "s" "q"\n}\n')
+    result = compile_text(text, "t.rule")
+    assert any(d.code == "E002" and d.message.startswith(said) for d in result.diagnostics), result.diagnostics
+
+
+def test_a_timestamp_literal_in_the_first_pass_of_a_repeated_hour_is_taken():
+    from lhrule.compiler.compile import compile_text
+
+    text = ('rulebook r "r" {\n  timezone "America/New_York"\n}\n'
+            'param start = 2024-11-03 01:30-04:00 {\n  cite "s" "q"\n}\n')
+    assert not [d for d in compile_text(text, "t.rule").diagnostics if d.is_error]

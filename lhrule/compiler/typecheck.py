@@ -58,6 +58,10 @@ def comparable(a: ir.Type, b: ir.Type) -> bool:
     return {a.name, b.name} == {"timestamp", "date"}
 
 
+class NoSuchLocalTime(ValueError):
+    """A timestamp literal that names no local time of the rulebook's zone."""
+
+
 @dataclass
 class Scope:
     """What names mean where an expression stands."""
@@ -108,6 +112,9 @@ class Checker:
                 return ir.Literal_(type=TIME, value=dt.time.fromisoformat(text), span=sp)
             if k == "datetime":
                 return ir.Literal_(type=TIMESTAMP, value=self.local_timestamp(text), span=sp)
+        except NoSuchLocalTime as exc:
+            self.rep.error("E002", f"`{text}` {exc.args[0]}", sp, suggestion=exc.args[1])
+            return None
         except (ValueError, InvalidOperation):
             self.rep.error("E002", f"`{text}` is not a valid {k}", sp, suggestion=_literal_hint(k))
             return None
@@ -118,10 +125,21 @@ class Checker:
         return ir.Literal_(type=NULL, value=None, span=sp)
 
     def local_timestamp(self, text: str) -> dt.datetime:
-        """A timestamp in the rulebook's zone, as a naive local value; an offset is converted."""
+        """A timestamp in the rulebook's zone, as a naive local value; an offset is converted.
+        As for the data (docs/language.md, "Time"): a local time the clocks skipped, or an
+        instant in the second pass of an hour they repeat, names no local time lhrule can hold."""
         value = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+        zone = getattr(self.zone, "key", "UTC")
         if value.tzinfo is not None:
-            value = value.astimezone(self.zone).replace(tzinfo=None)
+            local = value.astimezone(self.zone)
+            if local.fold:
+                raise NoSuchLocalTime(f"is in the hour {zone}'s clocks repeat, the second time round: its local "
+                                      f"time would be read as the first", "write a time outside that hour")
+            return local.replace(tzinfo=None)
+        round_trip = value.replace(tzinfo=self.zone).astimezone(dt.timezone.utc).astimezone(self.zone)
+        if round_trip.replace(tzinfo=None) != value:
+            raise NoSuchLocalTime(f"is not a time in {zone}: its clocks skipped it, going forward",
+                                  "write the time it was, with its offset (as 2024-03-10 03:30-04:00)")
         return value
 
     # expressions ---------------------------------------------------------
