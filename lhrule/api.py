@@ -250,9 +250,13 @@ def _fits(con, rb: Rulebook, days: list, shops: list[str] | None) -> tuple[int |
     results take by the estimate."""
     from lhrule.engine.data.dataset import TooLarge
     from lhrule.ir.plan import plan_for
+    from sqlglot import exp
+
+    from lhrule.engine.sql.dialects import render
     from lhrule.engine.sql.expressions import table_name
 
-    count = len(shops) if shops else con.execute(f"SELECT COUNT(*) FROM {table_name(rb.ir.entity)}").fetchone()[0]
+    count = len(shops) if shops else con.execute(render(exp.select(exp.Count(this=exp.Star())).from_(
+        exp.table_(table_name(rb.ir.entity), quoted=True)), getattr(con, "dialect", "duckdb"))).fetchone()[0]
     per_day = max(1, count * (max(len(plan_for(rb.ir, d).indicators) for d in (days[0], days[-1])) + 1)
                   * BYTES_PER_SHOP_DAY_INDICATOR)
     available = available_memory()
