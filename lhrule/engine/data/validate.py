@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlglot import exp
 
@@ -36,7 +37,7 @@ from lhrule.ir import model as ir
 from lhrule.engine.data import statements as q
 from lhrule.engine.data.dataset import Dataset, DatasetError, declared_in, raw_reader, user_file
 from lhrule.engine.data.statements import FILE, ROW, col, lit, own, render
-from lhrule.engine.data.types import BIGINT, INSTANT, INT, TEXT, WHOLE, sql_name, sql_type
+from lhrule.engine.data.types import BIGINT, INSTANT, INT, TEXT, TEXT_TYPES, WHOLE, sql_name, sql_type
 
 SAMPLES = 5
 # The years an event's time may fall in. A time outside them parses (0001-01-01, 2999-…) but
@@ -216,61 +217,129 @@ def validate(con, rb: ir.Rulebook, data: Dataset) -> Validation:
     return result
 
 
-def _checks(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, source_types: dict[str, str]):
-    """(column, what, condition, value shown) for every row-level check of the table."""
+class Check(NamedTuple):
+    """One row-level check, for either engine: the column, what a failing row is, the condition
+    on the raw row `r` that it fails, and the value a report shows (None: the row has none)."""
+    column: str
+    what: str
+    condition: exp.Expression
+    shown: exp.Expression | None
+
+
+class Engine:
+    """What differs between the engines' validation, in one place: how each names the types it
+    read a column as, and how it reads a local time the clocks skipped or repeated."""
+
+    def __init__(self, dialect: str):
+        self.dialect = dialect
+        self.spark = dialect == "spark"
+
+    def text(self, kind: str) -> bool:
+        return kind == ("string" if self.spark else "VARCHAR")
+
+    def double(self, kind: str) -> bool:
+        return kind.upper() in ("DOUBLE", "FLOAT")
+
+    def zoned(self, kind: str) -> bool:
+        """A timestamp of an instant (Parquet adjusted to UTC)."""
+        return kind == "timestamp" if self.spark else "TIME ZONE" in kind
+
+    def naive(self, kind: str) -> bool:
+        return kind == ("timestamp_ntz" if self.spark else "TIMESTAMP")
+
+    def skipped(self, zone: str, local: exp.Expression) -> exp.Expression | None:
+        """The condition that the naive local time is one the zone's clocks skipped."""
+        if not self.spark:
+            return skipped_time(zone, local)
+        if not _changes(zone):
+            return None
+        # The session's zone is the rulebook's: a cast between TIMESTAMP_NTZ and TIMESTAMP (an
+        # instant) is a reading in it, and Java reads a skipped time as a later one.
+        naive = sql_type("timestamp")
+        return _before(zone, local, exp.paren(exp.NEQ(this=q.cast(q.cast(local, INSTANT), naive),
+                                                      expression=local.copy())))
+
+    def repeated(self, zone: str, instant: exp.Expression) -> exp.Expression | None:
+        """The condition that the instant falls in the second pass of an hour the clocks repeat."""
+        if not self.spark:
+            return second_pass(zone, instant)
+        if not _changes(zone):
+            return None
+        local = q.cast(instant, sql_type("timestamp"))  # Java reads a repeated time as the earlier instant
+        return _before(zone, local, exp.LT(this=q.cast(local, INSTANT), expression=instant.copy()))
+
+
+DUCKDB, SPARK = Engine("duckdb"), Engine("spark")
+
+
+def row_checks(table: ir.Table, kinds: dict[str, str], zone: str, targets, engine: Engine = DUCKDB) -> list[Check]:
+    """Every row-level check of the table, for either engine: `kinds` are the types its
+    columns were read as (as the engine names them), `targets` the tables the dataset holds (a
+    relation to one it does not is not checked)."""
     checks = []
     for c in table.columns:
-        if c.name not in source_types:
+        kind = kinds.get(c.name)
+        if kind is None:
             continue
         raw = col(c.name, "r")
-        text = source_types[c.name] == "VARCHAR"
+        text = engine.text(kind)
         empty = exp.paren(exp.or_(raw.is_(exp.null()), raw.eq(lit(""))) if text else raw.is_(exp.null()))
         filled = exp.not_(empty.copy())
         if not c.optional:
-            checks.append((c.name, "missing a required value", empty, None))
-        target = sql_name(c.type.name)
-        if c.type.name == "timestamp" and text:
+            checks.append(Check(c.name, "missing a required value", empty, None))
+        timestamp = c.type.name == "timestamp"
+        if timestamp and text:
             bad = exp.paren(exp.and_(filled.copy(), q.try_cast(raw, INSTANT).is_(exp.null())))
-            checks.append((c.name, "not a timestamp (YYYY-MM-DD HH:MM[:SS][+08:00])", bad, raw))
+            checks.append(Check(c.name, "not a timestamp (YYYY-MM-DD HH:MM[:SS][+08:00])", bad, raw))
             named = exp.paren(exp.and_(exp.not_(q.try_cast(raw, INSTANT).is_(exp.null())),
                                        exp.not_(_matches(raw, TIME_TEXT))))
-            checks.append((c.name, ZONE_NAMED, named, raw))
-            skipped = skipped_time(rb.timezone, q.try_cast(raw, sql_type("timestamp")))
-            if skipped:
-                checks.append((c.name, SKIPPED.format(zone=rb.timezone), exp.paren(exp.and_(
-                    exp.not_(_matches(raw, WITH_OFFSET)), skipped)), raw))
-        elif c.type.name == "timestamp" and source_types[c.name] == "TIMESTAMP" and skipped_time(rb.timezone, raw):
-            checks.append((c.name, SKIPPED.format(zone=rb.timezone), skipped_time(rb.timezone, raw), raw))
-        if c.type.name == "timestamp" and (text or "TIME ZONE" in source_types[c.name]):
-            again = second_pass(rb.timezone, q.try_cast(raw, INSTANT))
-            if again:  # a local time without an offset is the first pass's, by definition
+            checks.append(Check(c.name, ZONE_NAMED, named, raw))
+        if timestamp and (text or engine.naive(kind)):
+            skipped = engine.skipped(zone, q.try_cast(raw, sql_type("timestamp")) if text else raw)
+            if skipped is not None:  # a time written with its offset is no local time
+                skipped = exp.paren(exp.and_(exp.not_(_matches(raw, WITH_OFFSET)), skipped)) if text else skipped
+                checks.append(Check(c.name, SKIPPED.format(zone=zone), skipped, raw))
+        if timestamp and (text or engine.zoned(kind)):
+            again = engine.repeated(zone, q.try_cast(raw, INSTANT) if text else raw)
+            if again is not None:  # a local time without an offset is the first pass's, by definition
                 again = exp.paren(exp.and_(_matches(raw, WITH_OFFSET), again)) if text else again
-                checks.append((c.name, REPEATED.format(zone=rb.timezone), again, raw))
-        elif target != "VARCHAR" and source_types[c.name] != target:
+                checks.append(Check(c.name, REPEATED.format(zone=zone), again, raw))
+        elif not (timestamp and engine.naive(kind)) and c.type.name not in TEXT_TYPES \
+                and kind != sql_name(c.type.name, engine.dialect):
             bad = exp.paren(exp.and_(filled.copy(), q.try_cast(raw, sql_type(c.type.name)).is_(exp.null())))
-            if c.type.name == "number" and source_types[c.name] in ("DOUBLE", "FLOAT"):
-                bad = exp.paren(exp.or_(bad, q.call("isnan", raw.copy()), q.call("isinf", raw.copy())))
-            checks.append((c.name, f"not a {c.type.name if c.type.name != 'number' else 'finite number'}", bad, raw))
+            if c.type.name == "number" and engine.double(kind):
+                infinite = exp.In(this=raw.copy(), expressions=[q.cast(lit("Infinity"), DOUBLE),
+                                                                q.cast(lit("-Infinity"), DOUBLE)])
+                bad = exp.paren(exp.or_(bad, q.call("isnan", raw.copy()), infinite))
+            checks.append(Check(c.name, f"not a {c.type.name if c.type.name != 'number' else 'finite number'}", bad,
+                                raw))
         if c.type.name in ("timestamp", "date"):  # a real time, but not one an event can have
             parsed = q.try_cast(raw, INSTANT if text else sql_type(c.type.name))
-            checks.append((c.name, f"outside the years {YEARS[0]} to {YEARS[1]}", _outside(exp.Year(this=parsed),
-                                                                                           YEARS), raw))
+            checks.append(Check(c.name, f"outside the years {YEARS[0]} to {YEARS[1]}",
+                                _outside(exp.Year(this=parsed), YEARS), raw))
         if c.type.name == "duration":  # a time taken cannot be below zero
-            checks.append((c.name, "a negative duration", exp.paren(exp.LT(this=q.try_cast(raw, BIGINT),
-                                                                           expression=lit(0))), raw))
-        checks += [(c.name, what, cond, raw) for what, cond in number_checks(c, raw, source_types[c.name])]
+            checks.append(Check(c.name, "a negative duration", exp.paren(exp.LT(this=q.try_cast(raw, BIGINT),
+                                                                                expression=lit(0))), raw))
+        checks += [Check(c.name, what, cond, raw) for what, cond in number_checks(c, raw, kind)]
         if c.type.name == "enum":
             values = exp.In(this=q.cast(raw, TEXT), expressions=[lit(v) for v in c.type.values])
-            checks.append((c.name, f"not one of {', '.join(c.type.values)}",
-                           exp.paren(exp.and_(filled.copy(), exp.not_(values))), raw))
-        if c.key:
+            checks.append(Check(c.name, f"not one of {', '.join(c.type.values)}",
+                                exp.paren(exp.and_(filled.copy(), exp.not_(values))), raw))
+        if c.key:  # a window: counted in the quick pass by grouping instead (`DUPLICATE`)
             dupe = exp.GT(this=exp.Window(this=q.count_star(), partition_by=[raw.copy()]), expression=lit(1))
-            checks.append((c.name, "a duplicate id", exp.paren(exp.and_(filled.copy(), dupe)), raw))
-            # a window cannot stand in the quick pass; duplicates are counted there by GROUP BY
-        if c.target and c.target in data.files:
-            checks.append((c.name, f"pointing at no row of {c.target}", exp.paren(exp.and_(
-                filled.copy(), exp.column("k", table=q.name(keys_alias(c.name))).is_(exp.null()))), raw))
+            checks.append(Check(c.name, DUPLICATE, exp.paren(exp.and_(filled.copy(), dupe)), raw))
+        if c.target and c.target in targets:
+            checks.append(Check(c.name, f"pointing at no row of {c.target}", exp.paren(exp.and_(
+                filled.copy(), exp.column("k", table=q.name(keys_alias(c.name)), quoted=True).is_(exp.null()))), raw))
     return checks
+
+
+DUPLICATE = "a duplicate id"
+DOUBLE = exp.DataType.build("DOUBLE")
+
+
+def _checks(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, source_types: dict[str, str]) -> list[Check]:
+    return row_checks(table, source_types, rb.timezone, data.files, DUCKDB)
 
 
 def _matches(e: exp.Expression, pattern: str) -> exp.Expression:
@@ -416,13 +485,13 @@ def _joined(select: exp.Select, table: ir.Table, data: Dataset, source_types: di
         if c.target and c.target in data.files and c.name in source_types:
             alias = keys_alias(c.name)
             select = select.join(_from(f"keys_{c.target}", alias), join_type="LEFT", on=exp.EQ(
-                this=q.cast(col(c.name, "r"), TEXT), expression=exp.column("k", table=q.name(alias))))
+                this=q.cast(col(c.name, "r"), TEXT), expression=exp.column("k", table=q.name(alias), quoted=True)))
     return select
 
 
 def count_query(con, table: ir.Table, data: Dataset, source_types: dict[str, str], checks) -> exp.Select:
     """The quick pass: the rows, and how many fail each check (a duplicate is counted apart)."""
-    row_checks = [cond.copy() for _, what, cond, _ in checks if what != "a duplicate id"]
+    row_checks = [cond.copy() for _, what, cond, _ in checks if what != DUPLICATE]
     plain = raw_reader(con, table, data.files[table.name])
     return _joined(exp.select(q.count_star(), *q.sum_of(row_checks)).from_(_from(plain, "r")), table, data,
                    source_types)
