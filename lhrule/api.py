@@ -248,12 +248,12 @@ def _fits(con, rb: Rulebook, days: list, shops: list[str] | None) -> tuple[int |
     whole platform), rather than be killed by the system half way. Else the number of days
     whose results would fit (None where the free memory is unknown), and the bytes a day's
     results take by the estimate."""
-    from lhrule.engine.data.dataset import TooLarge
-    from lhrule.ir.plan import plan_for
     from sqlglot import exp
 
+    from lhrule.engine.data.dataset import TooLarge
     from lhrule.engine.sql.dialects import render
     from lhrule.engine.sql.expressions import table_name
+    from lhrule.ir.plan import plan_for
 
     count = len(shops) if shops else con.execute(render(exp.select(exp.Count(this=exp.Star())).from_(
         exp.table_(table_name(rb.ir.entity), quoted=True)), getattr(con, "dialect", "duckdb"))).fetchone()[0]
