@@ -248,11 +248,15 @@ def _fits(con, rb: Rulebook, days: list, shops: list[str] | None) -> tuple[int |
     whole platform), rather than be killed by the system half way. Else the number of days
     whose results would fit (None where the free memory is unknown), and the bytes a day's
     results take by the estimate."""
-    from lhrule.engine.data.dataset import TooLarge
-    from lhrule.ir.plan import plan_for
-    from lhrule.engine.sql.expressions import table_name
+    from sqlglot import exp
 
-    count = len(shops) if shops else con.execute(f"SELECT COUNT(*) FROM {table_name(rb.ir.entity)}").fetchone()[0]
+    from lhrule.engine.data.dataset import TooLarge
+    from lhrule.engine.sql.dialects import render
+    from lhrule.engine.sql.expressions import table_name
+    from lhrule.ir.plan import plan_for
+
+    count = len(shops) if shops else con.execute(render(exp.select(exp.Count(this=exp.Star())).from_(
+        exp.table_(table_name(rb.ir.entity), quoted=True)), getattr(con, "dialect", "duckdb"))).fetchone()[0]
     per_day = max(1, count * (max(len(plan_for(rb.ir, d).indicators) for d in (days[0], days[-1])) + 1)
                   * BYTES_PER_SHOP_DAY_INDICATOR)
     available = available_memory()

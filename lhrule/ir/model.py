@@ -45,7 +45,7 @@ class Type(Node):
 
     def __str__(self) -> str:
         if self.name == "set" and self.elem:
-            return f"set of {self.elem}"
+            return "set of %s" % self.elem  # a type as the messages name it
         return self.name
 
 

@@ -430,11 +430,7 @@ def _convert(folder: Path, parts: dict[str, Path], fmt: str) -> None:
     try:
         for t, p in parts.items():
             schema = pq.read_schema(p)
-            cols = ", ".join(f"strftime(\"{f.name}\", '%Y-%m-%dT%H:%M:%S') AS \"{f.name}\""
-                             if pa.types.is_timestamp(f.type) else f'"{f.name}"' for f in schema)
-            options = "FORMAT CSV, HEADER true" if fmt == "csv" else "FORMAT JSON"
-            con.execute(f"COPY (SELECT {cols} FROM read_parquet(?)) TO '{_sql_path(folder / f'{t}.{fmt}')}' "
-                        f"({options})", [str(p)])
+            con.execute(_copy_query(schema, folder / f"{t}.{fmt}", fmt), [str(p)])
             p.unlink()
     except duckdb.Error as exc:  # a full disk, said by DuckDB
         text = str(exc)
@@ -444,5 +440,21 @@ def _convert(folder: Path, parts: dict[str, Path], fmt: str) -> None:
         con.close()
 
 
-def _sql_path(p: Path) -> str:
-    return str(p).replace("'", "''")
+def _copy_query(schema, out: Path, fmt: str) -> str:
+    """COPY of the Parquet file bound as the query's parameter to `out`, as CSV or JSON Lines,
+    with timestamps written as ISO text."""
+    from sqlglot import exp
+
+    def column(f) -> exp.Expression:
+        name = exp.column(f.name, quoted=True)
+        if not pa.types.is_timestamp(f.type):
+            return name
+        return exp.alias_(exp.Anonymous(this="strftime", expressions=[name, exp.Literal.string("%Y-%m-%dT%H:%M:%S")]),
+                          exp.to_identifier(f.name, quoted=True))
+
+    source = exp.Table(this=exp.Anonymous(this="read_parquet", expressions=[exp.Placeholder()]))
+    params = [exp.CopyParameter(this=exp.Var(this="FORMAT"), expression=exp.Var(this="CSV" if fmt == "csv" else "JSON"))]
+    if fmt == "csv":
+        params.append(exp.CopyParameter(this=exp.Var(this="HEADER"), expression=exp.true()))
+    return exp.Copy(this=exp.Subquery(this=exp.select(*[column(f) for f in schema]).from_(source)), kind=False,
+                    files=[exp.Literal.string(str(out))], params=params).sql(dialect="duckdb")

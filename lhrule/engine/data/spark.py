@@ -18,13 +18,16 @@ import logging
 import os
 from pathlib import Path
 
+from sqlglot import exp
+
 from lhrule.ir import model as ir
-from lhrule.engine.data.dataset import FILE, DatasetError, file_format, folder_files, one_place, top_files
+from lhrule.engine.data import statements as q
+from lhrule.engine.data.dataset import DatasetError, empty_view, file_format, folder_files, one_place, top_files, \
+    view_columns
+from lhrule.engine.data.statements import FILE
 from lhrule.engine.sql.expressions import table_name
 
 DEFAULT_MASTER = "local[*]"
-TYPES = {"id": "STRING", "string": "STRING", "enum": "STRING", "list": "STRING", "bool": "BOOLEAN",
-         "number": "DECIMAL(38,6)", "timestamp": "TIMESTAMP_NTZ", "date": "DATE", "duration": "BIGINT"}
 
 
 class SparkMissing(Exception):
@@ -231,7 +234,7 @@ def _file_view(spark, table: ir.Table, files: list[str]) -> None:
     # Only the declared columns, and each row's file for the messages of `spark_validate` (a
     # view hides `_metadata`), under lhrule's own name, which no column of a file can meet.
     declared = [c.name for c in table.columns if c.name in frame.columns]
-    _frame_view(spark, table, frame.select(*[frame[_q(c)] for c in declared],
+    _frame_view(spark, table, frame.select(*[frame[q.render(q.col(c), "spark")] for c in declared],
                                            frame["_metadata.file_path"].alias(FILE)), files[0])
 
 
@@ -243,29 +246,9 @@ def _frame_view(spark, table: ir.Table, frame, where: str) -> None:
         raise DatasetError(f"{where}: table {table.name} has no column {', '.join(missing)}")
     raw = f"raw_{table.name}"
     frame.createOrReplaceTempView(raw)
-    parts = []
-    for c in table.columns:
-        ident = _q(c.name)
-        target = TYPES[c.type.name]
-        kind = source.get(c.name)
-        if kind is None:
-            expr = f"CAST(NULL AS {target})"
-        elif c.type.name == "timestamp" and kind == "string":
-            expr = f"CAST(CAST(NULLIF({ident}, '') AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ)"
-        elif kind == "string" and target != "STRING":
-            expr = f"CAST(NULLIF({ident}, '') AS {target})"
-        elif kind == target.lower():
-            expr = ident
-        else:  # a timestamp with a zone becomes local time in the session's zone, the rulebook's
-            expr = f"CAST({ident} AS {target})"
-        parts.append(f"{expr} AS {ident}")
-    spark.sql(f"CREATE OR REPLACE TEMP VIEW {table_name(table.name)} AS SELECT {', '.join(parts)} FROM {raw}")
+    spark.sql(q.render(q.create("VIEW", table_name(table.name), exp.select(
+        *view_columns(table, source, False, dialect="spark")).from_(q.table(raw)), temporary=True), "spark"))
 
 
 def _empty_view(spark, table: ir.Table) -> None:
-    parts = ", ".join(f"CAST(NULL AS {TYPES[c.type.name]}) AS {_q(c.name)}" for c in table.columns)
-    spark.sql(f"CREATE OR REPLACE TEMP VIEW {table_name(table.name)} AS SELECT {parts} WHERE FALSE")
-
-
-def _q(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+    spark.sql(q.render(empty_view(table, temporary=True), "spark"))

@@ -29,10 +29,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
+
+from sqlglot import exp
 
 from lhrule.ir import model as ir
-from lhrule.engine.data.dataset import FILE, ROW, SQL_TYPES, Dataset, DatasetError, declared_in, own_name, raw_reader, \
-    user_file
+from lhrule.engine.data import statements as q
+from lhrule.engine.data.dataset import Dataset, DatasetError, declared_in, raw_reader, user_file
+from lhrule.engine.data.statements import FILE, ROW, col, lit, own, render
+from lhrule.engine.data.types import BIGINT, INSTANT, INT, TEXT, TEXT_TYPES, WHOLE, sql_name, sql_type
 
 SAMPLES = 5
 # The years an event's time may fall in. A time outside them parses (0001-01-01, 2999-…) but
@@ -114,46 +119,51 @@ REPEATED = ("in the hour {zone}'s clocks repeat when they go back, the second ti
             "local times, which cannot tell it from the first; leave such rows out with --on-bad-rows quarantine")
 
 
-def second_pass(zone: str, instant_sql: str) -> str | None:
-    """The SQL condition that the instant (a TIMESTAMPTZ) falls in the second pass of an hour
-    the zone's clocks repeat: its local time names an earlier instant too, which is the one a
-    local time is read as (`sql.instant`). None when the zone repeated no hour since 1970."""
-    import sqlglot
-
-    from lhrule.engine.sql.expressions import instant
+def _before(zone: str, local: exp.Expression, then: exp.Expression) -> exp.Expression:
+    """`then` where the zone's offset may still change at `local` (before it stayed fixed),
+    else FALSE; `then` alone where it never stays fixed."""
     from lhrule.ir.zones import fixed_since
 
     since = fixed_since(zone)
-    if since == dt.datetime.min:
-        return None
-    z = _lit(zone)
-    local, utc = f"timezone({z}, {instant_sql})", f"timezone('UTC', {instant_sql})"
-    first = instant(zone, sqlglot.parse_one(local, dialect="duckdb")).sql(dialect="duckdb")
-    again = f"({first} < {utc})"
     if since is None:
-        return again
-    return f"(CASE WHEN {local} < TIMESTAMP {_lit(since.isoformat(sep=' '))} THEN {again} ELSE FALSE END)"
+        return then
+    limit = q.cast(lit(since.isoformat(sep=" ")), sql_type("timestamp"))
+    return exp.Case(ifs=[exp.If(this=exp.LT(this=local.copy(), expression=limit), true=then)], default=exp.false())
 
 
-def skipped_time(zone: str, local: str) -> str | None:
-    """The SQL condition that the naive local time `local` is one the clocks of `zone`
+def _changes(zone: str) -> bool:
+    """Whether the zone's clocks moved since 1970 (skipped or repeated an hour)."""
+    from lhrule.ir.zones import fixed_since
+
+    return fixed_since(zone) != dt.datetime.min
+
+
+def _timezone(zone: str, e: exp.Expression) -> exp.Expression:
+    return q.call("timezone", lit(zone), e.copy())
+
+
+def second_pass(zone: str, instant: exp.Expression) -> exp.Expression | None:
+    """The condition that the instant (a TIMESTAMPTZ) falls in the second pass of an hour
+    the zone's clocks repeat: its local time names an earlier instant too, which is the one a
+    local time is read as (`sql.instant`). None when the zone repeated no hour since 1970."""
+    from lhrule.engine.sql.expressions import instant as read_local
+
+    if not _changes(zone):
+        return None
+    local = _timezone(zone, instant)
+    again = exp.paren(exp.LT(this=read_local(zone, local), expression=_timezone("UTC", instant)))
+    return _before(zone, local, again)
+
+
+def skipped_time(zone: str, local: exp.Expression) -> exp.Expression | None:
+    """The condition that the naive local time `local` is one the clocks of `zone`
     skipped (02:30 on the night they go forward at 02:00), which DuckDB would silently read
     as 03:30; None when the zone skipped none since 1970. Read to an instant and back, such
     a time comes back another. Where the offset stays fixed, only earlier times are read."""
-    from lhrule.ir.zones import fixed_since
-
-    since = fixed_since(zone)
-    if since == dt.datetime.min:
+    if not _changes(zone):
         return None
-    z = _lit(zone)
-    moved = f"(timezone({z}, timezone({z}, {local})) <> {local})"
-    if since is None:
-        return moved
-    return f"(CASE WHEN {local} < TIMESTAMP {_lit(since.isoformat(sep=' '))} THEN {moved} ELSE FALSE END)"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    moved = exp.paren(exp.NEQ(this=_timezone(zone, _timezone(zone, local)), expression=local.copy()))
+    return _before(zone, local, moved)
 
 
 # The columns of a table of bad rows (`bad_NAME`) beside FILE and ROW: the row's key, and per
@@ -161,24 +171,39 @@ def _q(name: str) -> str:
 KEY = "lhrule key"
 
 
-def flag(i: int) -> str:
-    return own_name(f"lhrule bad {i}")
+def flag(i: int) -> exp.Identifier:
+    return own(f"lhrule bad {i}")
 
 
-def shown(i: int) -> str:
-    return own_name(f"lhrule value {i}")
+def shown(i: int) -> exp.Identifier:
+    return own(f"lhrule value {i}")
 
 
-def place(i: int) -> str:
-    return own_name(f"lhrule place {i}")
+def place(i: int) -> exp.Identifier:
+    return own(f"lhrule place {i}")
 
 
 def keys_alias(column: str) -> str:
-    return own_name(f"lhrule keys of {column}")
+    return f"lhrule keys of {column}"  # a name no column has (see statements.FILE)
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _at(e: exp.Identifier | str, table: str | None = None) -> exp.Column:
+    return exp.column(e.copy() if isinstance(e, exp.Identifier) else q.name(e), table=q.name(table) if table else None)
+
+
+def _from(source: exp.Expression | str, alias: str) -> exp.Expression:
+    """A source to select from (a table, a reader, a subquery) under an alias."""
+    out = source.copy() if isinstance(source, (exp.Subquery, exp.Table)) else q.table(source)
+    out.set("alias", exp.TableAlias(this=q.name(alias)))
+    return out
+
+
+def _temp_exists(con, name: str) -> bool:
+    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]).fetchall())
+
+
+def _one(con, query: exp.Expression):
+    return con.execute(render(query)).fetchone()
 
 
 def validate(con, rb: ir.Rulebook, data: Dataset) -> Validation:
@@ -192,58 +217,138 @@ def validate(con, rb: ir.Rulebook, data: Dataset) -> Validation:
     return result
 
 
-def _checks(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, source_types: dict[str, str]):
-    """(column, what, condition, value shown) for every row-level check of the table."""
+class Check(NamedTuple):
+    """One row-level check, for either engine: the column, what a failing row is, the condition
+    on the raw row `r` that it fails, and the value a report shows (None: the row has none)."""
+    column: str
+    what: str
+    condition: exp.Expression
+    shown: exp.Expression | None
+
+
+class Engine:
+    """What differs between the engines' validation, in one place: how each names the types it
+    read a column as, and how it reads a local time the clocks skipped or repeated."""
+
+    def __init__(self, dialect: str):
+        self.dialect = dialect
+        self.spark = dialect == "spark"
+
+    def text(self, kind: str) -> bool:
+        return kind == ("string" if self.spark else "VARCHAR")
+
+    def double(self, kind: str) -> bool:
+        return kind.upper() in ("DOUBLE", "FLOAT")
+
+    def zoned(self, kind: str) -> bool:
+        """A timestamp of an instant (Parquet adjusted to UTC)."""
+        return kind == "timestamp" if self.spark else "TIME ZONE" in kind
+
+    def naive(self, kind: str) -> bool:
+        return kind == ("timestamp_ntz" if self.spark else "TIMESTAMP")
+
+    def skipped(self, zone: str, local: exp.Expression) -> exp.Expression | None:
+        """The condition that the naive local time is one the zone's clocks skipped."""
+        if not self.spark:
+            return skipped_time(zone, local)
+        if not _changes(zone):
+            return None
+        # The session's zone is the rulebook's: a cast between TIMESTAMP_NTZ and TIMESTAMP (an
+        # instant) is a reading in it, and Java reads a skipped time as a later one.
+        naive = sql_type("timestamp")
+        return _before(zone, local, exp.paren(exp.NEQ(this=q.cast(q.cast(local, INSTANT), naive),
+                                                      expression=local.copy())))
+
+    def repeated(self, zone: str, instant: exp.Expression) -> exp.Expression | None:
+        """The condition that the instant falls in the second pass of an hour the clocks repeat."""
+        if not self.spark:
+            return second_pass(zone, instant)
+        if not _changes(zone):
+            return None
+        local = q.cast(instant, sql_type("timestamp"))  # Java reads a repeated time as the earlier instant
+        return _before(zone, local, exp.LT(this=q.cast(local, INSTANT), expression=instant.copy()))
+
+
+DUCKDB, SPARK = Engine("duckdb"), Engine("spark")
+
+
+def row_checks(table: ir.Table, kinds: dict[str, str], zone: str, targets, engine: Engine = DUCKDB) -> list[Check]:
+    """Every row-level check of the table, for either engine: `kinds` are the types its
+    columns were read as (as the engine names them), `targets` the tables the dataset holds (a
+    relation to one it does not is not checked)."""
     checks = []
     for c in table.columns:
-        if c.name not in source_types:
+        kind = kinds.get(c.name)
+        if kind is None:
             continue
-        raw = f"r.{_q(c.name)}"
-        text = source_types[c.name] == "VARCHAR"
-        empty = f"({raw} IS NULL" + (f" OR {raw} = ''" if text else "") + ")"
+        raw = col(c.name, "r")
+        text = engine.text(kind)
+        empty = exp.paren(exp.or_(raw.is_(exp.null()), raw.eq(lit(""))) if text else raw.is_(exp.null()))
+        filled = exp.not_(empty.copy())
         if not c.optional:
-            checks.append((c.name, "missing a required value", empty, None))
-        target = SQL_TYPES[c.type.name]
-        if c.type.name == "timestamp" and text:
-            bad = f"(NOT {empty} AND TRY_CAST({raw} AS TIMESTAMPTZ) IS NULL)"
-            checks.append((c.name, "not a timestamp (YYYY-MM-DD HH:MM[:SS][+08:00])", bad, raw))
-            named = f"(TRY_CAST({raw} AS TIMESTAMPTZ) IS NOT NULL AND NOT regexp_full_match({raw}, {_lit(TIME_TEXT)}))"
-            checks.append((c.name, ZONE_NAMED, named, raw))
-            local = f"TRY_CAST({raw} AS TIMESTAMP)"
-            skipped = skipped_time(rb.timezone, local)
-            if skipped:
-                checks.append((c.name, SKIPPED.format(zone=rb.timezone), f"(NOT "
-                               f"regexp_full_match({raw}, {_lit(WITH_OFFSET)}) AND {skipped})", raw))
-        elif c.type.name == "timestamp" and source_types[c.name] == "TIMESTAMP" and skipped_time(rb.timezone, raw):
-            checks.append((c.name, SKIPPED.format(zone=rb.timezone), skipped_time(rb.timezone, raw), raw))
-        if c.type.name == "timestamp" and (text or "TIME ZONE" in source_types[c.name]):
-            again = second_pass(rb.timezone, f"TRY_CAST({raw} AS TIMESTAMPTZ)")
-            if again:  # a local time without an offset is the first pass's, by definition
-                again = f"(regexp_full_match({raw}, {_lit(WITH_OFFSET)}) AND {again})" if text else again
-                checks.append((c.name, REPEATED.format(zone=rb.timezone), again, raw))
-        elif target != "VARCHAR" and source_types[c.name] != target:
-            bad = f"(NOT {empty} AND TRY_CAST({raw} AS {target}) IS NULL)"
-            if c.type.name == "number" and source_types[c.name] in ("DOUBLE", "FLOAT"):
-                bad = f"({bad} OR isnan({raw}) OR isinf({raw}))"
-            checks.append((c.name, f"not a {c.type.name if c.type.name != 'number' else 'finite number'}", bad, raw))
+            checks.append(Check(c.name, "missing a required value", empty, None))
+        timestamp = c.type.name == "timestamp"
+        if timestamp and text:
+            bad = exp.paren(exp.and_(filled.copy(), q.try_cast(raw, INSTANT).is_(exp.null())))
+            checks.append(Check(c.name, "not a timestamp (YYYY-MM-DD HH:MM[:SS][+08:00])", bad, raw))
+            named = exp.paren(exp.and_(exp.not_(q.try_cast(raw, INSTANT).is_(exp.null())),
+                                       exp.not_(_matches(raw, TIME_TEXT))))
+            checks.append(Check(c.name, ZONE_NAMED, named, raw))
+        if timestamp and (text or engine.naive(kind)):
+            skipped = engine.skipped(zone, q.try_cast(raw, sql_type("timestamp")) if text else raw)
+            if skipped is not None:  # a time written with its offset is no local time
+                skipped = exp.paren(exp.and_(exp.not_(_matches(raw, WITH_OFFSET)), skipped)) if text else skipped
+                checks.append(Check(c.name, SKIPPED.format(zone=zone), skipped, raw))
+        if timestamp and (text or engine.zoned(kind)):
+            again = engine.repeated(zone, q.try_cast(raw, INSTANT) if text else raw)
+            if again is not None:  # a local time without an offset is the first pass's, by definition
+                again = exp.paren(exp.and_(_matches(raw, WITH_OFFSET), again)) if text else again
+                checks.append(Check(c.name, REPEATED.format(zone=zone), again, raw))
+        elif not (timestamp and engine.naive(kind)) and c.type.name not in TEXT_TYPES \
+                and kind != sql_name(c.type.name, engine.dialect):
+            bad = exp.paren(exp.and_(filled.copy(), q.try_cast(raw, sql_type(c.type.name)).is_(exp.null())))
+            if c.type.name == "number" and engine.double(kind):
+                infinite = exp.In(this=raw.copy(), expressions=[q.cast(lit("Infinity"), DOUBLE),
+                                                                q.cast(lit("-Infinity"), DOUBLE)])
+                bad = exp.paren(exp.or_(bad, q.call("isnan", raw.copy()), infinite))
+            checks.append(Check(c.name, f"not a {c.type.name if c.type.name != 'number' else 'finite number'}", bad,
+                                raw))
         if c.type.name in ("timestamp", "date"):  # a real time, but not one an event can have
-            parsed = f"TRY_CAST({raw} AS {'TIMESTAMPTZ' if text else SQL_TYPES[c.type.name]})"
-            checks.append((c.name, f"outside the years {YEARS[0]} to {YEARS[1]}",
-                           f"(year({parsed}) NOT BETWEEN {YEARS[0]} AND {YEARS[1]})", raw))
+            parsed = q.try_cast(raw, INSTANT if text else sql_type(c.type.name))
+            checks.append(Check(c.name, f"outside the years {YEARS[0]} to {YEARS[1]}",
+                                _outside(exp.Year(this=parsed), YEARS), raw))
         if c.type.name == "duration":  # a time taken cannot be below zero
-            checks.append((c.name, "a negative duration", f"(TRY_CAST({raw} AS BIGINT) < 0)", raw))
-        checks += [(c.name, what, cond, raw) for what, cond in number_checks(c, raw, source_types[c.name])]
+            checks.append(Check(c.name, "a negative duration", exp.paren(exp.LT(this=q.try_cast(raw, BIGINT),
+                                                                                expression=lit(0))), raw))
+        checks += [Check(c.name, what, cond, raw) for what, cond in number_checks(c, raw, kind)]
         if c.type.name == "enum":
-            values = ", ".join(_lit(v) for v in c.type.values)
-            checks.append((c.name, f"not one of {', '.join(c.type.values)}",
-                           f"(NOT {empty} AND CAST({raw} AS VARCHAR) NOT IN ({values}))", raw))
-        if c.key:
-            checks.append((c.name, "a duplicate id", f"(NOT {empty} AND COUNT(*) OVER (PARTITION BY {raw}) > 1)", raw))
-            # a window cannot stand in the quick pass; duplicates are counted there by GROUP BY
-        if c.target and c.target in data.files:
-            checks.append((c.name, f"pointing at no row of {c.target}",
-                           f"(NOT {empty} AND {keys_alias(c.name)}.k IS NULL)", raw))
+            values = exp.In(this=q.cast(raw, TEXT), expressions=[lit(v) for v in c.type.values])
+            checks.append(Check(c.name, f"not one of {', '.join(c.type.values)}",
+                                exp.paren(exp.and_(filled.copy(), exp.not_(values))), raw))
+        if c.key:  # a window: counted in the quick pass by grouping instead (`DUPLICATE`)
+            dupe = exp.GT(this=exp.Window(this=q.count_star(), partition_by=[raw.copy()]), expression=lit(1))
+            checks.append(Check(c.name, DUPLICATE, exp.paren(exp.and_(filled.copy(), dupe)), raw))
+        if c.target and c.target in targets:
+            checks.append(Check(c.name, f"pointing at no row of {c.target}", exp.paren(exp.and_(
+                filled.copy(), exp.column("k", table=q.name(keys_alias(c.name)), quoted=True).is_(exp.null()))), raw))
     return checks
+
+
+DUPLICATE = "a duplicate id"
+DOUBLE = exp.DataType.build("DOUBLE")
+
+
+def _checks(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, source_types: dict[str, str]) -> list[Check]:
+    return row_checks(table, source_types, rb.timezone, data.files, DUCKDB)
+
+
+def _matches(e: exp.Expression, pattern: str) -> exp.Expression:
+    """The whole text of `e` matches `pattern` (regexp_matches anchored on DuckDB, RLIKE on Spark)."""
+    return exp.RegexpLike(this=e.copy(), expression=lit("^" + pattern + "$"))
+
+
+def _outside(e: exp.Expression, bounds) -> exp.Expression:
+    return exp.paren(exp.not_(exp.Between(this=e, low=lit(bounds[0]), high=lit(bounds[1]))))
 
 
 # The numbers a column may hold, checked as written, so none is rounded at load. A decimal is
@@ -259,43 +364,45 @@ _WHOLE_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT
                 "UBIGINT", "UHUGEINT")
 
 
-def number_checks(c: ir.Column, raw: str, source: str, dialect: str = "duckdb") -> list[tuple[str, str]]:
+def number_checks(c: ir.Column, raw: exp.Expression, source: str) -> list[tuple[str, exp.Expression]]:
     """(what, condition) of the checks of a number or duration column's values beyond their
     type: the decimals a value has, counted exactly on its text (a double on its shortest text
-    that reads back as it, 0.1 or 1e-07), and its range. Spark's validation uses the same
-    (`dialect`)."""
+    that reads back as it, 0.1 or 1e-07), and its range. Spark's validation uses the same."""
     if c.type.name not in ("number", "duration"):
         return []
     whole = source.upper() in _WHOLE_TYPES or source.lower() in ("tinyint", "smallint", "int", "bigint")
     if whole:  # no decimals to check; a range
-        parsed = f"TRY_CAST({raw} AS DECIMAL(38,0))"
+        parsed = q.try_cast(raw, WHOLE)
         if c.type.name == "number" and c.integer:
-            return [(f"outside the range of an int ({INT_RANGE[0]} to {INT_RANGE[1]})",
-                     f"({parsed} NOT BETWEEN {INT_RANGE[0]} AND {INT_RANGE[1]})")]
+            return [(f"outside the range of an int ({INT_RANGE[0]} to {INT_RANGE[1]})", _outside(parsed, INT_RANGE))]
         if c.type.name == "number":
-            return [(TOO_LARGE, f"(abs({parsed}) >= {LARGEST})")]
+            return [(TOO_LARGE, exp.paren(exp.GTE(this=exp.Abs(this=parsed), expression=lit(LARGEST))))]
         return []
-    text = f"CAST({raw} AS {'VARCHAR' if dialect == 'duckdb' else 'STRING'})"
-    pattern = "'" + _NUMBER.replace("\\", "\\\\") + "'" if dialect == "spark" else "'" + _NUMBER + "'"
-    fraction = f"regexp_extract({text}, {pattern}, 3)"
-    exponent = f"regexp_extract({text}, {pattern}, 5)"
-    decimals = (f"(length(rtrim({fraction}, '0')) - COALESCE(TRY_CAST(NULLIF({exponent}, '') AS INTEGER), 0))"
-                if dialect == "duckdb" else
-                f"(length(regexp_replace({fraction}, '0+$', '')) - COALESCE(try_cast(NULLIF({exponent}, '') AS INT), 0))")
-    written = f"(regexp_like({text}, {pattern}))" if dialect == "spark" else f"regexp_matches({text}, {pattern})"
+    text = q.cast(raw, TEXT)
+
+    def group(i: int) -> exp.Expression:
+        return exp.RegexpExtract(this=text.copy(), expression=lit(_NUMBER), group=lit(i))
+
+    fraction, exponent = group(3), group(5)
+    places = exp.Coalesce(this=q.try_cast(exp.Nullif(this=exponent, expression=lit("")), INT), expressions=[lit(0)])
+    decimals = exp.paren(exp.Sub(this=exp.Length(this=exp.Trim(this=fraction, expression=lit("0"),
+                                                                position="TRAILING")), expression=places))
+    written = exp.RegexpLike(this=text.copy(), expression=lit(_NUMBER))
+
+    def more(n: int, also: exp.Expression | None = None) -> exp.Expression:
+        over = exp.GT(this=decimals.copy(), expression=lit(n))
+        return exp.paren(exp.and_(written.copy(), exp.paren(exp.or_(over, also)) if also is not None else over))
+
     if c.type.name == "duration":
-        return [("not a whole number of microseconds", f"({written} AND {decimals} > 0)")]
-    parsed = f"TRY_CAST({raw} AS DECIMAL(38,6))"
+        return [("not a whole number of microseconds", more(0))]
+    parsed = q.try_cast(raw, sql_type("number"))
     if c.integer:
         # in text, an exponent (1.23457E+11) is a spreadsheet's rounding of a whole number
-        exponent_written = f" OR {exponent} <> ''" if source.upper() in ("VARCHAR", "STRING") else ""
-        checks = [("not a whole number (digits only, such as 42)", f"({written} AND ({decimals} > 0{exponent_written}))"),
-                  (f"outside the range of an int ({INT_RANGE[0]} to {INT_RANGE[1]})",
-                   f"({parsed} NOT BETWEEN {INT_RANGE[0]} AND {INT_RANGE[1]})")]
-        return checks
-    return [("more than 6 decimals (a decimal holds 6: round it in the data, or scale the unit)",
-             f"({written} AND {decimals} > 6)"),
-            (TOO_LARGE, f"(abs({parsed}) >= {LARGEST})")]
+        also = exp.NEQ(this=group(5), expression=lit("")) if source.upper() in ("VARCHAR", "STRING") else None
+        return [("not a whole number (digits only, such as 42)", more(0, also)),
+                (f"outside the range of an int ({INT_RANGE[0]} to {INT_RANGE[1]})", _outside(parsed, INT_RANGE))]
+    return [("more than 6 decimals (a decimal holds 6: round it in the data, or scale the unit)", more(6)),
+            (TOO_LARGE, exp.paren(exp.GTE(this=exp.Abs(this=parsed), expression=lit(LARGEST))))]
 
 
 def _keys(con, rb: ir.Rulebook, target: str, data: Dataset, repeated: dict[str, int]) -> str:
@@ -303,15 +410,19 @@ def _keys(con, rb: ir.Rulebook, target: str, data: Dataset, repeated: dict[str, 
     once however many tables point at it. The keys are only made distinct by grouping when
     some repeat: at 100M events, grouping the 34.8M order ids took 9.8 s, copying them 2.2 s."""
     name = f"keys_{target}"
-    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]).fetchall():
-        table = rb.table(target)
-        key = _q(table.key.name)
-        select = (f"SELECT CAST({key} AS VARCHAR) AS k FROM {raw_reader(con, table, data.files[target])} "
-                  f"WHERE {key} IS NOT NULL")
-        if _repeated_keys(con, table, data, repeated):
-            select = f"SELECT DISTINCT k FROM ({select})"
-        con.execute(f"CREATE TEMP TABLE {name} AS {select}")
+    if not _temp_exists(con, name):
+        con.execute(render(keys_query(con, rb, target, data, _repeated_keys(con, rb.table(target), data, repeated))))
     return name
+
+
+def keys_query(con, rb: ir.Rulebook, target: str, data: Dataset, repeats: int) -> exp.Create:
+    table = rb.table(target)
+    key = col(table.key.name)
+    select = exp.select(q.alias(q.cast(key, TEXT), "k")).from_(raw_reader(con, table, data.files[target])).where(
+        exp.not_(key.is_(exp.null())))
+    if repeats:
+        select = exp.select(col("k")).distinct().from_(exp.Subquery(this=select))
+    return q.create("TABLE", f"keys_{target}", select, temporary=True, replace=False)
 
 
 def _repeated_keys(con, table: ir.Table, data: Dataset, repeated: dict[str, int]) -> int:
@@ -323,34 +434,37 @@ def _repeated_keys(con, table: ir.Table, data: Dataset, repeated: dict[str, int]
     0.6 s at 100M events, all the keys 2.2–2.9 s."""
     if table.name in repeated:
         return repeated[table.name]
-    key, plain = _q(table.key.name), raw_reader(con, table, data.files[table.name])
-    met = (f"SELECT DISTINCT h FROM (SELECT h, h = LAG(h) OVER (ORDER BY h) AS same FROM (SELECT hash({key}) AS h "
-           f"FROM {plain} WHERE {key} IS NOT NULL)) WHERE same")
-    count = con.execute(f"WITH met AS ({met}) SELECT COUNT(*) FROM (SELECT {key} FROM {plain} WHERE {key} IS NOT NULL "
-                        f"AND hash({key}) IN (SELECT h FROM met) GROUP BY 1 HAVING COUNT(*) > 1)").fetchone()[0]
-    repeated[table.name] = count
-    return count
+    repeated[table.name] = _one(con, repeated_keys_query(con, table, data))[0]
+    return repeated[table.name]
+
+
+def repeated_keys_query(con, table: ir.Table, data: Dataset) -> exp.Select:
+    key, plain = col(table.key.name), raw_reader(con, table, data.files[table.name])
+    h = col("h")
+    hashes = exp.select(q.alias(q.call("hash", key.copy()), "h")).from_(plain.copy()).where(
+        exp.not_(key.is_(exp.null())))
+    same = exp.EQ(this=h.copy(), expression=exp.Window(this=exp.Lag(this=h.copy()),
+                                                       order=exp.Order(expressions=[exp.Ordered(this=h.copy())])))
+    met = exp.select(h.copy()).distinct().from_(exp.Subquery(this=exp.select(h.copy(), q.alias(same, "same")).from_(
+        exp.Subquery(this=hashes)))).where(col("same"))
+    meeting = exp.In(this=q.call("hash", key.copy()), query=exp.Subquery(this=exp.select(h.copy()).from_(q.table("met"))))
+    keys = exp.select(key.copy()).from_(plain.copy()).where(exp.and_(exp.not_(key.is_(exp.null())), meeting)) \
+        .group_by(lit(1)).having(exp.GT(this=q.count_star(), expression=lit(1)))
+    return exp.select(q.count_star()).from_(exp.Subquery(this=keys)).with_(q.name("met"), as_=met)
 
 
 def _check_table(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, result: Validation,
                  repeated: dict[str, int]) -> None:
     files = data.files[table.name]
-    reader = raw_reader(con, table, files, with_rows=True)
     source_types = declared_in(con, table, files)
     checks = _checks(con, rb, table, data, source_types)
     result.checks[table.name] = [(column, what) for column, what, _, _ in checks]
-    joins = []
-    for c in table.columns:
+    for c in table.columns:  # the keys of each table pointed at, which the checks join
         if c.target and c.target in data.files and c.name in source_types:
-            alias = keys_alias(c.name)
-            joins.append(f"LEFT JOIN {_keys(con, rb, c.target, data, repeated)} AS {alias} "
-                         f"ON CAST(r.{_q(c.name)} AS VARCHAR) = {alias}.k")
+            _keys(con, rb, c.target, data, repeated)
     # The quick pass: one scan, no row numbers. Only a table with problems is read again to
     # find and number its bad rows.
-    plain = raw_reader(con, table, files)
-    row_checks = [(i, cond) for i, (_, what, cond, _) in enumerate(checks) if what != "a duplicate id"]
-    sums = "".join(f", SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)" for _, cond in row_checks)
-    counts = con.execute(f"SELECT COUNT(*){sums} FROM {plain} AS r {' '.join(joins)}").fetchone()
+    counts = _one(con, count_query(con, table, data, source_types, checks))
     result.rows[table.name] = counts[0]
     dupes = 0
     key = table.key
@@ -359,38 +473,65 @@ def _check_table(con, rb: ir.Rulebook, table: ir.Table, data: Dataset, result: V
     if not dupes and not any(counts[1:]):
         result.bad[table.name] = 0
         return
-    flags = ", ".join(f"{cond} AS {flag(i)}" for i, (_, _, cond, _) in enumerate(checks)) or f"FALSE AS {flag(0)}"
-    values = ", ".join(f"CAST({v} AS VARCHAR) AS {shown(i)}" if v else f"CAST(NULL AS VARCHAR) AS {shown(i)}"
-                       for i, (_, _, _, v) in enumerate(checks))
-    any_bad = " OR ".join(flag(i) for i in range(len(checks))) or "FALSE"
-    row_key = f"CAST(r.{_q(key.name)} AS VARCHAR)" if key is not None and key.name in source_types else "NULL"
-    bad_table = f"bad_{table.name}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT * FROM (SELECT r.{own_name(FILE)}, "
-                f"r.{own_name(ROW)}, CAST({row_key} AS VARCHAR) AS {own_name(KEY)}, {flags}"
-                f"{', ' + values if values else ''} FROM {reader} AS r {' '.join(joins)}) WHERE {any_bad}")
-    result.bad[table.name] = con.execute(f"SELECT COUNT(*) FROM {bad_table}").fetchone()[0]
+    con.execute(render(bad_rows_query(con, table, data, source_types, checks)))
+    result.bad[table.name] = _one(con, exp.select(q.count_star()).from_(q.table(f"bad_{table.name}")))[0]
     for i in range(len(checks)):
         _problem(con, table.name, i, result)
+
+
+def _joined(select: exp.Select, table: ir.Table, data: Dataset, source_types: dict[str, str]) -> exp.Select:
+    """`select` from the rows `r` joined to the keys of each table they point at (`keys_NAME`)."""
+    for c in table.columns:
+        if c.target and c.target in data.files and c.name in source_types:
+            alias = keys_alias(c.name)
+            select = select.join(_from(f"keys_{c.target}", alias), join_type="LEFT", on=exp.EQ(
+                this=q.cast(col(c.name, "r"), TEXT), expression=exp.column("k", table=q.name(alias), quoted=True)))
+    return select
+
+
+def count_query(con, table: ir.Table, data: Dataset, source_types: dict[str, str], checks) -> exp.Select:
+    """The quick pass: the rows, and how many fail each check (a duplicate is counted apart)."""
+    row_checks = [cond.copy() for _, what, cond, _ in checks if what != DUPLICATE]
+    plain = raw_reader(con, table, data.files[table.name])
+    return _joined(exp.select(q.count_star(), *q.sum_of(row_checks)).from_(_from(plain, "r")), table, data,
+                   source_types)
+
+
+def bad_rows_query(con, table: ir.Table, data: Dataset, source_types: dict[str, str], checks) -> exp.Create:
+    """The table `bad_NAME` of the rows failing a check: each row's file, number and key, and
+    per check its flag and the value shown."""
+    key = table.key
+    flags = [q.alias(cond.copy(), flag(i)) for i, (_, _, cond, _) in enumerate(checks)] or \
+        [q.alias(exp.false(), flag(0))]
+    values = [q.alias(q.cast(v.copy() if v is not None else exp.null(), TEXT), shown(i))
+              for i, (_, _, _, v) in enumerate(checks)]
+    row_key = q.cast(col(key.name, "r"), TEXT) if key is not None and key.name in source_types else exp.null()
+    reader = raw_reader(con, table, data.files[table.name], with_rows=True)
+    rows = _joined(exp.select(_at(own(FILE), "r"), _at(own(ROW), "r"), q.alias(q.cast(row_key, TEXT), own(KEY)),
+                              *flags, *values).from_(_from(reader, "r")), table, data, source_types)
+    any_bad = q.or_all([_at(flag(i)) for i in range(len(checks))])
+    return q.create("TABLE", f"bad_{table.name}", exp.select("*").from_(exp.Subquery(this=rows)).where(any_bad),
+                    temporary=True)
 
 
 def _problem(con, table: str, i: int, result: Validation) -> None:
     """The problem of check `i` of `table`, from its table of bad rows, if any row fails it."""
     column, what = result.checks[table][i]
-    bad_table = f"bad_{table}"
-    count = con.execute(f"SELECT COUNT(*) FROM {bad_table} WHERE {flag(i)}").fetchone()[0]
+    bad_table = q.table(f"bad_{table}")
+    count = _one(con, exp.select(q.count_star()).from_(bad_table).where(_at(flag(i))))[0]
     if not count:
         return
-    file, row = own_name(FILE), own_name(ROW)
-    samples = con.execute(f"SELECT {file}, {row}, {shown(i)} FROM {bad_table} WHERE {flag(i)} "
-                          f"ORDER BY {file}, {row} LIMIT {SAMPLES}").fetchall()
+    file, row = _at(own(FILE)), _at(own(ROW))
+    samples = con.execute(render(exp.select(file, row, _at(shown(i))).from_(bad_table.copy()).where(_at(flag(i)))
+                                 .order_by(file.copy(), row.copy()).limit(SAMPLES))).fetchall()
     result.problems.append(Problem(table, column, what, count, [(user_file(f), int(r), v) for f, r, v in samples]))
 
 
-def _user_files(expr: str, files) -> str:
-    """`expr`, a file lhrule read, as the user's file: a GBK file is read from a UTF-8 copy,
+def _user_files(e: exp.Expression, files) -> exp.Expression:
+    """`e`, a file lhrule read, as the user's file: a GBK file is read from a UTF-8 copy,
     gone at exit."""
-    copies = [f"WHEN {_lit(str(f))} THEN {_lit(user_file(str(f)))}" for f in files if user_file(str(f)) != str(f)]
-    return f"CASE {expr} {' '.join(copies)} ELSE {expr} END" if copies else expr
+    copies = [exp.If(this=lit(str(f)), true=lit(user_file(str(f)))) for f in files if user_file(str(f)) != str(f)]
+    return exp.Case(this=e.copy(), ifs=copies, default=e.copy()) if copies else e
 
 
 def spread(con, rb: ir.Rulebook, data: Dataset, result: Validation) -> None:
@@ -420,43 +561,66 @@ def _point(con, rb: ir.Rulebook, table: ir.Table, c: ir.Column, data: Dataset, r
     files = data.files[table.name]
     if c.name not in declared_in(con, table, files):
         return False
-    file, row, key = own_name(FILE), own_name(ROW), own_name(KEY)
-    bad_table, target = f"bad_{table.name}", c.target
+    file, row, key = own(FILE), own(ROW), own(KEY)
+    bad_name, target = f"bad_{table.name}", c.target
+    bad_table = q.table(bad_name)
     what = f"pointing at a quarantined row of {target}"
     checks = result.checks.setdefault(table.name, [])
-    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND temporary", [bad_table]).fetchall():
-        columns = ", ".join(f"{flag(i)} BOOLEAN, {shown(i)} VARCHAR" for i in range(len(checks)))
-        con.execute(f"CREATE TEMP TABLE {bad_table} ({file} VARCHAR, {row} BIGINT, {key} VARCHAR"
-                    f"{', ' + columns if columns else ''})")
+    text, boolean = TEXT, exp.DataType.build("BOOLEAN")
+
+    def column(ident: exp.Identifier, kind: exp.DataType, default: exp.Expression | None = None) -> exp.ColumnDef:
+        constraints = [exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(this=default))] if default else None
+        return exp.ColumnDef(this=ident, kind=kind.copy(), constraints=constraints)
+
+    if not _temp_exists(con, bad_name):
+        columns = [column(file, text), column(row, BIGINT), column(key, text)]
+        for i in range(len(checks)):
+            columns += [column(flag(i), boolean), column(shown(i), text)]
+        con.execute(render(exp.Create(kind="TABLE", this=exp.Schema(this=bad_table.copy(), expressions=columns),
+                                      properties=exp.Properties(expressions=[exp.TemporaryProperty()]))))
         result.bad.setdefault(table.name, 0)
     if (c.name, what) in checks:
         i = checks.index((c.name, what))
     else:
         i = len(checks)
         checks.append((c.name, what))
-        for name, kind in ((flag(i), "BOOLEAN DEFAULT FALSE"), (shown(i), "VARCHAR"), (place(i), "VARCHAR")):
-            con.execute(f"ALTER TABLE {bad_table} ADD COLUMN {name} {kind}")
-    where = _user_files(f"g.{file}", data.files[target])
-    gone = (f"SELECT k, {where} || ' row ' || CAST(g.{row} AS VARCHAR) AS place_at FROM (SELECT {key} AS k, {file}, "
-            f"{row}, row_number() OVER (PARTITION BY {key} ORDER BY {file}, {row}) AS n FROM bad_{target} "
-            f"WHERE {key} IS NOT NULL) AS g WHERE n = 1")
+        for added in (column(flag(i), boolean, exp.false()), column(shown(i), text), column(place(i), text)):
+            con.execute(render(exp.Alter(this=bad_table.copy(), kind="TABLE", actions=[added])))
+    place_at = exp.DPipe(this=exp.DPipe(this=_user_files(_at(file, "g"), data.files[target]), expression=lit(" row ")),
+                         expression=q.cast(_at(row, "g"), TEXT))
+    first = exp.Window(this=exp.RowNumber(), partition_by=[_at(key)],
+                       order=exp.Order(expressions=[exp.Ordered(this=_at(file)), exp.Ordered(this=_at(row))]))
+    marked = exp.select(q.alias(_at(key), "k"), _at(file), _at(row), q.alias(first, "n")).from_(
+        q.table(f"bad_{target}")).where(exp.not_(_at(key).is_(exp.null())))
+    gone = exp.select(col("k"), q.alias(place_at, "place_at")).from_(_from(exp.Subquery(this=marked), "g")).where(
+        col("n").eq(lit(1)))
     keyed = table.key is not None and table.key.name in declared_in(con, table, files)
-    own_key = f"CAST(r.{_q(table.key.name)} AS VARCHAR)" if keyed else "CAST(NULL AS VARCHAR)"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE pointing AS SELECT r.{file}, r.{row}, {own_key} AS {key}, "
-                f"CAST(r.{_q(c.name)} AS VARCHAR) AS v, gone.place_at FROM {raw_reader(con, table, files, with_rows=True)} "
-                f"AS r JOIN ({gone}) AS gone ON CAST(r.{_q(c.name)} AS VARCHAR) = gone.k")
-    con.execute(f"UPDATE {bad_table} SET {flag(i)} = TRUE, {shown(i)} = p.v, {place(i)} = p.place_at FROM pointing AS p "
-                f"WHERE {bad_table}.{file} = p.{file} AND {bad_table}.{row} = p.{row}")
+    own_key = q.cast(col(table.key.name, "r") if keyed else exp.null(), TEXT)
+    value = q.cast(col(c.name, "r"), TEXT)
+    pointing = exp.select(_at(file, "r"), _at(row, "r"), q.alias(own_key, key), q.alias(value, "v"),
+                          col("place_at", "gone")).from_(_from(raw_reader(con, table, files, with_rows=True), "r")) \
+        .join(_from(exp.Subquery(this=gone), "gone"), on=exp.EQ(this=value.copy(), expression=col("k", "gone")))
+    con.execute(render(q.create("TABLE", "pointing", pointing, temporary=True)))
+    same_row = exp.and_(exp.EQ(this=_at(file, bad_name), expression=_at(file, "p")),
+                        exp.EQ(this=_at(row, bad_name), expression=_at(row, "p")))
+    con.execute(render(exp.Update(
+        this=bad_table.copy(), expressions=[exp.EQ(this=_at(flag(i)), expression=exp.true()),
+                                            exp.EQ(this=_at(shown(i)), expression=col("v", "p")),
+                                            exp.EQ(this=_at(place(i)), expression=col("place_at", "p"))],
+        from_=exp.From(this=_from("pointing", "p")), where=exp.Where(this=same_row))))
     before = result.bad[table.name]
-    con.execute(f"INSERT INTO {bad_table} ({file}, {row}, {key}, {flag(i)}, {shown(i)}, {place(i)}) "
-                f"SELECT {file}, {row}, {key}, TRUE, v, place_at FROM pointing AS p WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {bad_table} AS b WHERE b.{file} = p.{file} AND b.{row} = p.{row})")
-    result.bad[table.name] = con.execute(f"SELECT COUNT(*) FROM {bad_table}").fetchone()[0]
+    already = exp.select(lit(1)).from_(_from(bad_name, "b")).where(exp.and_(
+        exp.EQ(this=_at(file, "b"), expression=_at(file, "p")), exp.EQ(this=_at(row, "b"), expression=_at(row, "p"))))
+    added = exp.select(_at(file), _at(row), _at(key), exp.true(), col("v"), col("place_at")).from_(
+        _from("pointing", "p")).where(exp.not_(exp.Exists(this=already)))
+    con.execute(render(exp.insert(added, into=bad_table.copy(), columns=[file.copy(), row.copy(), key.copy(), flag(i),
+                                                                          shown(i), place(i)])))
+    result.bad[table.name] = _one(con, exp.select(q.count_star()).from_(bad_table.copy()))[0]
     result.problems = [p for p in result.problems if (p.table, p.column, p.what) != (table.name, c.name, what)]
     _problem(con, table.name, i, result)
-    pointers = [flag(j) for j, (_, w) in enumerate(checks) if w.startswith("pointing at a quarantined row")]
-    result.pointing[table.name] = con.execute(f"SELECT COUNT(*) FROM {bad_table} WHERE "
-                                              f"{' OR '.join(pointers)}").fetchone()[0]
+    pointers = [_at(flag(j)) for j, (_, w) in enumerate(checks) if w.startswith("pointing at a quarantined row")]
+    result.pointing[table.name] = _one(con, exp.select(q.count_star()).from_(bad_table.copy()).where(
+        q.or_all(pointers)))[0]
     return result.bad[table.name] > before
 
 
@@ -486,34 +650,20 @@ def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: 
         if out.exists() and out.name not in earlier:
             raise DatasetError(f"{out} is in the quarantine folder, but no stamp of lhrule's ({stamp_path}) names "
                                f"it: lhrule writes over no file it did not make; move it, or name another folder "
-                               f"with --quarantine")
+                               "with --quarantine")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(f"the bad rows cannot be written aside to {folder}: {exc.strerror}; name another folder "
-                           f"with --quarantine") from None
-    file, row = own_name(FILE), own_name(ROW)
+                           "with --quarantine") from None
     written = {}
     for table in tables:
         checks = result.checks[table.name]
-        reasons = []
-        for i, (column, what) in enumerate(checks):
-            if what.startswith("pointing at a quarantined row"):
-                reasons.append(f"CASE WHEN q.{flag(i)} THEN {_lit(column + ': points at a quarantined row of ')} || "
-                               f"{_lit(what.rsplit(' ', 1)[1])} || ' (' || q.{place(i)} || ')' END")
-            else:
-                reasons.append(f"CASE WHEN q.{flag(i)} THEN {_lit(column + ': ' + what)} END")
-        reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
         files = data.files[table.name]
-        columns = "".join(f"r.{_q(c)}, " for c in declared_in(con, table, files))
         out = folder / f"{table.name}.csv"
         aside = folder / f".{table.name}.csv.{os.getpid()}.part"
         try:
-            con.execute(f"COPY (SELECT {columns}{_user_files(f'q.{file}', files)} AS {own_name('lhrule:source_file')}, "
-                        f"q.{row} AS {own_name('lhrule:source_row')}, {reason} AS {own_name('lhrule:reason')} "
-                        f"FROM {raw_reader(con, table, files, with_rows=True)} AS r JOIN bad_{table.name} AS q "
-                        f"ON r.{file} = q.{file} AND r.{row} = q.{row} ORDER BY q.{file}, q.{row}) "
-                        f"TO {_lit(str(aside))} (HEADER, DELIMITER ',')")
+            con.execute(render(quarantine_query(con, table, files, checks, aside)))
             os.replace(aside, out)
         finally:
             aside.unlink(missing_ok=True)
@@ -528,6 +678,31 @@ def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: 
     aside.write_text(json.dumps(stamp, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(aside, stamp_path)
     return written
+
+
+def quarantine_query(con, table: ir.Table, files: list[Path], checks: list[tuple[str, str]], aside: Path) -> exp.Copy:
+    """COPY of a table's bad rows to `aside`, as CSV: the declared columns as read, the row's
+    file and number, and its reasons."""
+    reasons = []
+    for i, (column, what) in enumerate(checks):
+        if what.startswith("pointing at a quarantined row"):
+            said = exp.DPipe(this=exp.DPipe(this=lit(f"{column}: points at a quarantined row of {what.rsplit(' ', 1)[1]} ("),
+                                            expression=_at(place(i), "q")), expression=lit(")"))
+        else:
+            said = lit(f"{column}: {what}")
+        reasons.append(exp.Case(ifs=[exp.If(this=_at(flag(i), "q"), true=said)]))
+    reason = q.call("concat_ws", lit("; "), *reasons) if reasons else lit("")
+    file, row = own(FILE), own(ROW)
+    rows = exp.select(*[col(c, "r") for c in declared_in(con, table, files)],
+                      q.alias(_user_files(_at(file, "q"), files), own("lhrule:source_file")),
+                      q.alias(_at(row, "q"), own("lhrule:source_row")), q.alias(reason, own("lhrule:reason"))) \
+        .from_(_from(raw_reader(con, table, files, with_rows=True), "r")) \
+        .join(_from(f"bad_{table.name}", "q"), on=exp.and_(exp.EQ(this=_at(file, "r"), expression=_at(file, "q")),
+                                                         exp.EQ(this=_at(row, "r"), expression=_at(row, "q")))) \
+        .order_by(_at(file, "q"), _at(row, "q"))
+    return exp.Copy(this=exp.Subquery(this=rows), kind=False, files=[lit(str(aside))],
+                    params=[exp.CopyParameter(this=exp.Var(this="HEADER")),
+                            exp.CopyParameter(this=exp.Var(this="DELIMITER"), expression=lit(","))])
 
 
 def _stamped(stamp_path: Path, folder: Path) -> set[str]:

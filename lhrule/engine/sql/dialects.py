@@ -26,7 +26,9 @@ class NotPortable(Exception):
     """A query holds a construct the target engine has no faithful form for."""
 
 
-def render(query: exp.Expression, dialect: str = "duckdb") -> str:
+def render(query: exp.Expression, dialect: str = "duckdb", also: set[str] = frozenset()) -> str:
+    """The query as `dialect`'s text; `also` names functions Spark has beyond those the rule
+    queries call (the data layer's)."""
     if dialect == "duckdb":
         return query.sql(dialect="duckdb")
     if dialect != "spark":
@@ -34,7 +36,7 @@ def render(query: exp.Expression, dialect: str = "duckdb") -> str:
     lowered = query.transform(_lower_for_spark)
     for call in lowered.find_all(exp.Anonymous):
         name = call.name.lower()
-        if name not in SPARK_FUNCTIONS:
+        if name not in SPARK_FUNCTIONS and name not in also:
             raise NotPortable(f"the function {call.name} has no Spark form that lhrule knows "
                               f"(in `{call.sql(dialect='duckdb')[:120]}`)")
     try:

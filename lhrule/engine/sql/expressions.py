@@ -133,7 +133,8 @@ class Compiler:
         return self.ctx.as_of
 
     def _result(self, e: ir.ResultRef) -> exp.Expression:
-        raise UnsupportedInSQL(f"{e.of} {e.name} is a per-shop result, not a column of the events")
+        said = f"{e.of} {e.name} is a per-shop result, not a column of the events"
+        raise UnsupportedInSQL(said)
 
     def _call(self, e: ir.Call) -> exp.Expression:
         args = [self(a) for a in e.args]
