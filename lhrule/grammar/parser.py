@@ -31,7 +31,7 @@ _STATEMENT_DEPTH = 4  # start > declaration > body > statement: where a deep one
 def _lark() -> Lark:
     grammar = (FsPath(__file__).parent / "lhrule.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True, cache=True)  # parser tables cached in the temp folder: 0.5 s a start
+                maybe_placeholders=True, cache=True)  # parser tables cached in the temp folder, not built at each start
 
 
 def parse(source: str, path: str) -> tuple[ast.File | None, list[Diagnostic]]:

@@ -55,7 +55,7 @@ def connect(rb: ir.Rulebook):
     # Only used to read offset-less text timestamps as local time while loading.
     con.execute("SET TimeZone = ?", [_zone(rb.timezone)])
     # Every query of a run reads the same files: keep their Parquet footers (row-group
-    # statistics) instead of reading them again (explain on 100M events: 0.38 -> 0.31 s).
+    # statistics) instead of reading them again (benchmarks/RESULTS.md, "Figures behind the code").
     con.execute("SET parquet_metadata_cache = true")
     # DuckDB draws its own progress bar on a terminal for a query past 2 s (the validation of
     # 10M rows), over lhrule's spinner and with estimates far off; the CLI shows the spinner.

@@ -408,7 +408,8 @@ def number_checks(c: ir.Column, raw: exp.Expression, source: str) -> list[tuple[
 def _keys(con, rb: ir.Rulebook, target: str, data: Dataset, repeated: dict[str, int]) -> str:
     """A temp table of the target's keys, each once (a join on it multiplies no row), made
     once however many tables point at it. The keys are only made distinct by grouping when
-    some repeat: at 100M events, grouping the 34.8M order ids took 9.8 s, copying them 2.2 s."""
+    some repeat: grouping is four times slower than copying (benchmarks/RESULTS.md, "Figures behind
+    the code")."""
     name = f"keys_{target}"
     if not _temp_exists(con, name):
         con.execute(render(keys_query(con, rb, target, data, _repeated_keys(con, rb.table(target), data, repeated))))
@@ -427,11 +428,10 @@ def keys_query(con, rb: ir.Rulebook, target: str, data: Dataset, repeats: int) -
 
 def _repeated_keys(con, table: ir.Table, data: Dataset, repeated: dict[str, int]) -> int:
     """How many keys occur more than once. The keys' 64-bit hashes are sorted and each
-    compared with the one before it (at 100M events, 4.2 s for 43.5M consultation ids, where
-    grouping by the hashes took 10.7 s), and only the keys whose hashes meet are compared
-    themselves. DuckDB's hash() of a 16-character id often meets another's ('rv000000-0000008'
-    and 'rv000009-0000005': 5% of the generated review ids); comparing only those keys took
-    0.6 s at 100M events, all the keys 2.2–2.9 s."""
+    compared with the one before it (faster than grouping by the hashes), and only the keys whose
+    hashes meet are compared themselves. DuckDB's hash() of a 16-character id often meets
+    another's ('rv000000-0000008' and 'rv000009-0000005': 5% of the generated review ids);
+    comparing only those keys is four times faster than comparing all (benchmarks/RESULTS.md)."""
     if table.name in repeated:
         return repeated[table.name]
     repeated[table.name] = _one(con, repeated_keys_query(con, table, data))[0]
