@@ -18,10 +18,11 @@ from sqlglot import exp
 from lhrule.ir import model as ir
 from lhrule.engine.sql.dialects import render
 from lhrule.ir.plan import plan_for
+from lhrule.engine.kinds import is_duration, kind_of
 from lhrule.engine.sql.queries import exclusion_column, flags_query
 from lhrule.engine.run.results import IndicatorResult, PartResult, ShopResult, decimal_text
 from lhrule.engine.run.score import score
-from lhrule.engine.sql.expressions import MICROS, coalesce_false, conjuncts, lit
+from lhrule.engine.sql.expressions import MICROS, coalesce_false, lit
 
 VERDICTS = ("counted", "not_counted", "excluded", "duplicate", "filtered", "outside_window")
 
@@ -183,13 +184,7 @@ class Explainer:
         duration = ind.value_type.name == "duration"
         show = (lambda v: duration_text(v) if v is not None else None) if duration else \
             (lambda v: num(v, ind.round if ind.round is not None else 4))
-        kind = ind.measure.kind
-        if kind == "rate":
-            formula = f"{r.hits} / {r.rows}"
-        elif kind == "average":
-            formula = f"{show(r.total)} / {r.rows}" if r.total is not None else f"nothing / {r.rows}"
-        else:
-            formula = f"{kind} of {r.rows} rows"
+        formula = kind_of(ind.measure).formula(r, show)
         detail = formula + (f" = {show(r.value)}" if r.value is not None else "")
         if not r.assessed:
             detail += f"; not assessed: {r.reason}"
@@ -221,7 +216,7 @@ class Explainer:
                                   getattr(self.con, "dialect", "duckdb")))
         names = rel.columns
         rows = [dict(zip(names, row)) for row in rel.fetchall()]
-        parts = conjuncts(ind.measure.expr) if ind.measure.kind == "rate" else []
+        parts = kind_of(ind.measure).conditions(ind.measure)
         groups: dict[str, list[Node]] = {v: [] for v in VERDICTS}
         counts = dict.fromkeys(VERDICTS, 0)
         for row in rows:
@@ -253,23 +248,22 @@ class Explainer:
         if not row["kept"]:
             keys = ", ".join(self.text_of(k) for k in ind.once_per)
             return "duplicate", f"an earlier event has the same {keys}", _rule(ind.once_per[0].span), None
-        if ind.measure.kind == "average" and row.get("value") is None:
-            return "not_counted", "no value to average", _rule(ind.measure.span), None
-        if ind.measure.kind != "rate":
+        judged = kind_of(ind.measure).verdict(row, len(parts))
+        if judged.failed is not None:
+            i = judged.failed
+            part = parts[i - 1]
+            seen = row.get(f"condition_{i}_value")
+            if seen is not None and part.left.type.name == "duration":
+                seen = duration_text(Fraction(seen) / MICROS)
+            shown = f": {seen}" if seen is not None else (": missing" if f"condition_{i}_value" in row else "")
+            return judged.verdict, f"fails `{self.text_of(part)}`{shown}", _rule(part.span), None
+        why = judged.why
+        if judged.shows_value:
             value = row.get("value")
             shown = duration_text(Fraction(value) / MICROS) if value is not None and \
-                ind.measure.expr.type.name == "duration" else num(Fraction(value), 6) if value is not None else None
-            return "counted", f"value {shown}" if shown else None, _rule(ind.measure.span), None
-        if row["numerator"]:
-            return "counted", None, _rule(ind.measure.span), None
-        for i, part in enumerate(parts, 1):
-            if not row.get(f"condition_{i}", True):
-                seen = row.get(f"condition_{i}_value")
-                if seen is not None and part.left.type.name == "duration":
-                    seen = duration_text(Fraction(seen) / MICROS)
-                shown = f": {seen}" if seen is not None else (": missing" if f"condition_{i}_value" in row else "")
-                return "not_counted", f"fails `{self.text_of(part)}`{shown}", _rule(part.span), None
-        return "not_counted", None, _rule(ind.measure.span), None
+                is_duration(ind.measure) else num(Fraction(value), 6) if value is not None else None
+            why = f"value {shown}" if shown else None
+        return judged.verdict, why, _rule(ind.measure.span), None
 
     # -- actions -----------------------------------------------------------------------
     def _action(self, action: ir.Action, res: ShopResult) -> Node:
@@ -298,12 +292,8 @@ def _verdict_sql(ind: ir.Indicator, exclusions: list[str]) -> exp.Expression:
     ifs += [case(exp.Not(this=holds(f"where_{i}")), "filtered") for i in range(1, len(ind.filters) + 1)]
     ifs += [case(holds(c), "excluded") for c in exclusions]
     ifs.append(case(exp.Not(this=holds("kept")), "duplicate"))
-    otherwise = "counted"
-    if ind.measure.kind == "rate":
-        ifs.append(case(holds("numerator"), "counted"))
-        otherwise = "not_counted"
-    elif ind.measure.kind == "average":
-        ifs.append(case(exp.Is(this=exp.column("value"), expression=exp.null()), "not_counted"))
+    measured, otherwise = kind_of(ind.measure).verdict_sql(holds)
+    ifs += [case(cond, verdict) for cond, verdict in measured]
     return exp.Case(ifs=ifs, default=lit(otherwise))
 
 

@@ -12,9 +12,9 @@ import dataclasses
 import gc
 import datetime as dt
 from typing import Callable
-from decimal import Decimal
 
 from lhrule.ir import model as ir
+from lhrule.engine.kinds import is_duration, kind_of
 from lhrule.engine.run.combine import actions_in_force, combine, indicator_result, levels_and_points
 from lhrule.engine.sql.dialects import render
 from lhrule.ir.plan import Plan, plan_for, segments
@@ -155,17 +155,13 @@ def peer_aggregates(rb: ir.Rulebook, rows: list[dict]) -> dict:
     for ind in rb.indicators:
         if ind.name not in ranked or f"{ind.name}.denominator" not in (rows[0] if rows else {}):
             continue
-        scale = MICROS if ind.measure.expr is not None and ind.measure.expr.type.name == "duration" else 1
+        kind, scale = kind_of(ind.measure), MICROS if is_duration(ind.measure) else 1
         counts, days = {}, set()
         for row in rows:
             num, den = row[f"{ind.name}.numerator"], row[f"{ind.name}.denominator"]
             if den is None:
                 continue
-            agg = {"rows": den}
-            if ind.measure.kind == "rate":
-                agg["hits"] = int(num)
-            elif ind.measure.kind in ("average", "total") and num is not None:
-                agg["total"] = Decimal(num) * scale
+            agg = {"rows": den, **kind.saved_counts(num, scale)}
             counts[(row["shop_id"], row["as_of"])] = agg
             days.add(row["as_of"])
         out.setdefault(ind.name, {"counts": {}, "days": set()})

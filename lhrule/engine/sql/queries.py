@@ -26,9 +26,9 @@ from sqlglot import exp
 
 from lhrule.ir import model as ir
 from lhrule.ir.plan import Plan
-from lhrule.compiler.typecheck import ORDERS, divides
-from lhrule.engine.sql.expressions import (Compiler, Context, cast, coalesce_false, col, conjuncts, date_sql, day_offset, lit,
-                               reads, table_name)
+from lhrule.engine.kinds import count_if, kind_of
+from lhrule.engine.sql.expressions import (Compiler, Context, cast, coalesce_false, col, date_sql, day_offset, lit, reads,
+                                           table_name)
 
 ROW = "e"
 DAYS = "d"
@@ -125,17 +125,7 @@ def _indicator_columns(plan: Plan, ind: ir.Indicator, sql: Compiler, in_window: 
     columns += [exp.alias_(coalesce_false(sql(f)), f"{prefix}where_{i}") for i, f in enumerate(ind.filters, 1)]
     columns += [exp.alias_(coalesce_false(sql(x.condition)), prefix + exclusion_column(x))
                 for x in plan.exclusions_of(ind.name)]
-    if ind.measure.kind == "rate":
-        columns.append(exp.alias_(coalesce_false(sql(ind.measure.expr)), prefix + "numerator"))
-        if whole_table:  # explain says which part of the condition failed, and the value it saw
-            for i, part in enumerate(conjuncts(ind.measure.expr), 1):
-                columns.append(exp.alias_(coalesce_false(sql(part)), f"condition_{i}"))
-                # the value it saw; a divided one is a fraction in SQL, with no value of its own
-                if isinstance(part, ir.Binary) and part.op in ORDERS and not divides(part.left):
-                    columns.append(exp.alias_(sql(part.left), f"condition_{i}_value"))
-    elif ind.measure.kind in ("average", "total"):
-        columns.append(exp.alias_(sql(ind.measure.expr), prefix + "value"))
-    return columns
+    return columns + kind_of(ind.measure).flag_columns(ind.measure, sql, prefix, whole_table)
 
 
 def _eligible(ind: ir.Indicator, exclusions, prefix: str = "") -> exp.Expression:
@@ -160,10 +150,6 @@ def _with_verdicts(flags: exp.Select, ind: ir.Indicator, exclusions, per_day: bo
     first = exp.EQ(this=exp.Window(this=exp.RowNumber(), partition_by=partition, order=order), expression=lit(1))
     kept = exp.and_(exp.column("eligible"), first)
     return exp.select("*", exp.alias_(exp.paren(kept), "kept")).from_(step.subquery("judged", copy=False), copy=False)
-
-
-def _count_if(cond: exp.Expression) -> exp.Expression:
-    return exp.func("SUM", exp.Case(ifs=[exp.If(this=cond, true=lit(1))], default=lit(0)))
 
 
 def slides(plan: Plan, ind: ir.Indicator, days: list[dt.date]) -> bool:
@@ -217,16 +203,7 @@ def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select
 def _counts(plan: Plan, ind: ir.Indicator, prefix: str = "") -> list[exp.Expression]:
     """`rows`, `hits` or `total`, and the rows each exclusion removed, from the judged rows
     (or, for `once per`, from the first row of each key)."""
-    kept = exp.column(prefix + "kept")
-    if ind.measure.kind == "average":  # an average is over the rows that have a value, as SQL's AVG
-        kept = exp.and_(kept, exp.Not(this=exp.Is(this=exp.column(prefix + "value"), expression=exp.null())))
-    columns = [exp.alias_(_count_if(kept), prefix + "rows")]
-    if ind.measure.kind == "rate":
-        columns.append(exp.alias_(_count_if(exp.and_(kept, exp.column(prefix + "numerator"))), prefix + "hits"))
-    if ind.measure.kind in ("average", "total"):
-        scale = "DECIMAL(38,0)" if ind.measure.expr.type.name == "duration" else "DECIMAL(38,6)"
-        summed = exp.func("SUM", exp.Case(ifs=[exp.If(this=kept, true=cast(exp.column(prefix + "value"), scale))]))
-        columns.append(exp.alias_(summed, prefix + "total"))
+    columns = kind_of(ind.measure).counts(ind.measure, exp.column(prefix + "kept"), prefix)
     if ind.once_per:  # the rows excluded were counted per row in `_first_of_each_key`
         columns += [exp.alias_(exp.func("SUM", exp.column(prefix + exclusion_column(x))), prefix + exclusion_column(x))
                     for x in plan.exclusions_of(ind.name)]
@@ -242,7 +219,7 @@ def _excluded_counts(plan: Plan, ind: ir.Indicator, prefix: str = "") -> list[ex
     columns, earlier = [], []
     for x in plan.exclusions_of(ind.name):
         mine = exp.column(prefix + exclusion_column(x))
-        columns.append(exp.alias_(_count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
+        columns.append(exp.alias_(count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
                                   prefix + exclusion_column(x)))
         earlier.append(mine)
     return columns
@@ -256,12 +233,10 @@ def _first_of_each_key(plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tup
     keys = [exp.column(f"key_{i}") for i in range(1, len(ind.once_per) + 1)]
     first = exp.Tuple(expressions=[exp.column("at"), exp.column("event_id")])
     columns = [exp.column(by[0]), exp.column(by[1]), exp.alias_(exp.column("eligible"), "kept")]
-    if ind.measure.kind == "rate":
-        columns.append(exp.alias_(exp.Anonymous(this="arg_min_null", expressions=[exp.column("numerator"), first]),
-                                  "numerator"))
-    if ind.measure.kind in ("average", "total"):
-        columns.append(exp.alias_(exp.Anonymous(this="arg_min_null", expressions=[exp.column("value"), first]),
-                                  "value"))
+    measure = kind_of(ind.measure).flag
+    if measure:
+        columns.append(exp.alias_(exp.Anonymous(this="arg_min_null", expressions=[exp.column(measure), first]),
+                                  measure))
     columns += _excluded_counts(plan, ind)
     return (exp.select(*columns).from_(flags.subquery("unjudged", copy=False), copy=False)
             .group_by(exp.column(by[0]), exp.column(by[1]), exp.column("eligible"), *keys, copy=False))
@@ -296,8 +271,7 @@ def fused_aggregate_query(rb: ir.Rulebook, plan: Plan, inds: list[ir.Indicator],
         eligible = exp.column(p + "eligible")
         inner += [exp.alias_(exp.func("BOOL_OR", exp.column(p + "in_window")), p + "seen"),
                   exp.alias_(exp.func("BOOL_OR", eligible), p + "kept")]
-        measure = "numerator" if ind.measure.kind == "rate" else "value" if ind.measure.kind in (
-            "average", "total") else None
+        measure = kind_of(ind.measure).flag
         if measure:  # the first eligible row's: the key's row that counts
             first_value = exp.Anonymous(this="arg_min_null", expressions=[exp.column(p + measure), first.copy()])
             inner.append(exp.alias_(exp.Filter(this=first_value, expression=exp.Where(this=eligible.copy())),
