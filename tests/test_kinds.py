@@ -89,3 +89,56 @@ def test_a_kept_rows_verdict_is_its_kinds():
     assert (missed.verdict, missed.failed) == ("not_counted", 2)
     assert average.verdict({c.VALUE: None}, 0).why == "no value to average"
     assert total.verdict({c.VALUE: None}, 0).verdict == "counted"  # a missing value adds nothing to a total
+
+
+# -- the names between stages (`lhrule.engine.columns`) -------------------------------------
+
+ROOT = PACKAGE.parent
+SEEDS = ["examples/tour", "taobao/lighthouse", "tmall/basic-service", "douyin/experience-score"]
+
+
+def _names_of(rb, ind, prefix: str = "") -> set[str]:
+    """Every column name columns.py makes for one indicator's flags and counts."""
+    kind = kind_of(ind.measure)
+    many = range(1, 20)
+    out = {c.IN_WINDOW, c.ELIGIBLE, c.KEPT, c.SEEN, *kind.counted, *([kind.flag] if kind.flag else [])}
+    out |= {c.where_column(i) for i in many} | {c.exclusion_column(x.name) for x in rb.exclusions}
+    return {prefix + n for n in out}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_column_the_sql_makes_is_named_by_the_columns_module(seed):
+    from lhrule.api import load
+    from lhrule.engine.sql.queries import every_query
+
+    rb = load(ROOT / "rulebooks" / f"{seed}.rule").ir
+    many = range(1, 20)
+    shared = {c.EVENT_ID, c.SHOP_ID, c.AS_OF, c.AT, c.DAY, *(c.key_column(i) for i in many),
+              *(c.condition_column(i) for i in many), *(c.condition_value_column(i) for i in many)}
+    entity = {col.name for col in rb.table(rb.entity).columns}
+    by_name = {ind.name: ind for ind in rb.indicators}
+    checked = 0
+    for what, decl, query in every_query(rb):
+        made = {a.alias for a in query.find_all(exp.Alias)}
+        if what == "the shops":
+            known = entity | {c.only_for_column(i.name) for i in rb.indicators} | \
+                {c.retired_except_column(i.name) for i in rb.indicators}
+        elif what.startswith("indicators "):
+            inds = [by_name[n] for n in what[len("indicators "):].split(", ")]
+            known = shared | {n for i, ind in enumerate(inds) for n in _names_of(rb, ind, c.fused_prefix(i))}
+        else:
+            known = shared | _names_of(rb, decl)
+        assert made - known == set(), what
+        checked += 1
+    assert checked > 3
+
+
+def test_the_micro_second_scale_is_defined_once():
+    from lhrule.engine.sql import expressions
+    from lhrule.ir import evaluate
+
+    assert evaluate.MICROS == 1_000_000 and expressions.MICROS is evaluate.MICROS  # the data layer imports it there
+    defined = [f"{path.relative_to(PACKAGE)}:{node.lineno}" for path in sorted(PACKAGE.rglob("*.py"))
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.Constant) and node.value == 1_000_000 and not isinstance(node.value, bool)]
+    assert defined == ["ir/evaluate.py:21"]

@@ -13,11 +13,10 @@ from fractions import Fraction
 from lhrule.ir import model as ir
 from lhrule.ir.evaluate import evaluate, to_fraction
 from lhrule.ir.plan import Plan
+from lhrule.engine import columns as c
 from lhrule.engine.kinds import Kind, is_duration, kind_of
-from lhrule.engine.sql.queries import exclusion_column
 from lhrule.engine.run.results import IndicatorResult, PartResult, ShopResult, round_half_up
-from lhrule.engine.columns import HITS
-from lhrule.engine.sql.expressions import MICROS
+from lhrule.ir.evaluate import MICROS
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +37,10 @@ def _spec(ind: ir.Indicator, plan: Plan) -> _Spec:
             reason = f"retired from {ind.effective.start}"
         elif ind.status == "display_only":
             reason = f"display only (from {ind.effective.start})" if ind.effective.start else "display only"
-        kept = f"retired_except_{ind.name}" if ind.status == "retired" and ind.retired_except is not None else None
+        kept = c.retired_except_column(ind.name) if ind.status == "retired" and ind.retired_except is not None else None
         return _Spec(kind_of(ind.measure), is_duration(ind.measure),
-                     tuple((x.name, exclusion_column(x)) for x in plan.exclusions_of(ind.name)),
-                     f"only_for_{ind.name}" if ind.only_for is not None else None, kept, reason)
+                     tuple((x.name, c.exclusion_column(x.name)) for x in plan.exclusions_of(ind.name)),
+                     c.only_for_column(ind.name) if ind.only_for is not None else None, kept, reason)
 
     return _memo(("spec", id(ind), id(plan)), (ind, plan), make)
 
@@ -51,17 +50,17 @@ def indicator_result(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan:
     kind = spec.kind
     r = IndicatorResult(ind)
     if agg is not None:
-        rows = r.rows = int(agg["rows"] or 0)
-        if "hits" in agg:
-            r.hits = int(agg["hits"] or 0)
-        total = agg.get("total")
+        rows = r.rows = int(agg[c.ROWS] or 0)
+        if c.HITS in agg:
+            r.hits = int(agg[c.HITS] or 0)
+        total = agg.get(c.TOTAL)
         if total is not None:  # a DECIMAL: whole microseconds for a duration
             r.total = Fraction(int(total), MICROS) if spec.duration else Fraction(total)
         if spec.excluded:
             r.excluded = {name: int(agg.get(column) or 0) for name, column in spec.excluded}
     else:
         rows = 0
-        if HITS in kind.counted:
+        if c.HITS in kind.counted:
             r.hits = 0
     value = kind.value(rows, r.hits, r.total)
     if value is not None and ind.round is not None:
