@@ -70,3 +70,10 @@ def only_for_column(indicator: str) -> str:
 def retired_except_column(indicator: str) -> str:
     """Whether the shop is among those a retired indicator still scores (`except`)."""
     return f"retired_except_{indicator}"
+
+
+# -- the flat rows of `score --format csv|parquet`, which ranking reads back (`score.peer_aggregates`)
+def saved_column(indicator: str, part: str) -> str:
+    """An indicator's column in the flat rows: `part` is value, numerator, denominator, assessed,
+    band or points."""
+    return f"{indicator}.{part}"

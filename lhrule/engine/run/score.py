@@ -154,12 +154,12 @@ def peer_aggregates(rb: ir.Rulebook, rows: list[dict]) -> dict:
     out: dict = {}
     ranked = {b.indicator for b in rb.bands if b.rank_within}
     for ind in rb.indicators:
-        if ind.name not in ranked or f"{ind.name}.denominator" not in (rows[0] if rows else {}):
+        if ind.name not in ranked or c.saved_column(ind.name, "denominator") not in (rows[0] if rows else {}):
             continue
         kind, scale = kind_of(ind.measure), MICROS if is_duration(ind.measure) else 1
         counts, days = {}, set()
         for row in rows:
-            num, den = row[f"{ind.name}.numerator"], row[f"{ind.name}.denominator"]
+            num, den = row[c.saved_column(ind.name, "numerator")], row[c.saved_column(ind.name, "denominator")]
             if den is None:
                 continue
             agg = {c.ROWS: den, **kind.saved_counts(num, scale)}
