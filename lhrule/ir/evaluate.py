@@ -15,6 +15,11 @@ from fractions import Fraction
 
 from lhrule.ir import model as ir
 
+# A duration's scale wherever it is a whole number: microseconds, in the SQL, in the data and
+# in the counts it sums into. Defined once, here (the first stage that needs it); the engine
+# and explain import it.
+MICROS = 1_000_000
+
 
 def to_fraction(value) -> Fraction | None:
     if value is None:
@@ -52,7 +57,7 @@ def evaluate(e: ir.Expr, res):
         value = res.shop.get(e.column)
         if value is None or e.type.name not in ("number", "duration"):
             return value
-        return to_fraction(value) if e.type.name == "number" else Fraction(int(value), 1_000_000)
+        return to_fraction(value) if e.type.name == "number" else Fraction(int(value), MICROS)
     if kind == "as_of":
         return res.as_of
     if kind == "result":
@@ -150,8 +155,8 @@ def _moved(op: str, left, right, left_type: str, result: str):
     date moved by a duration is the day the moved midnight falls on."""
     if result == "duration":
         gap = _moment(left) - _moment(right)
-        return Fraction(gap.days * 86400 + gap.seconds) + Fraction(gap.microseconds, 1_000_000)
+        return Fraction(gap.days * 86400 + gap.seconds) + Fraction(gap.microseconds, MICROS)
     when, by = (left, right) if left_type in ("timestamp", "date") else (right, left)
-    step = dt.timedelta(microseconds=int(by * 1_000_000)) * (1 if op == "+" else -1)
+    step = dt.timedelta(microseconds=int(by * MICROS)) * (1 if op == "+" else -1)
     moved = _moment(when) + step
     return moved.date() if result == "date" else moved

@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+from lhrule.engine.columns import saved_column
 from lhrule.ir import model as ir
 from lhrule.engine.run.results import ShopResult, decimal_text
 from lhrule.engine.run.score import gc_held
@@ -163,12 +164,12 @@ def flat_rows(results: list[ShopResult], rb: ir.Rulebook) -> list[dict]:
         row = {"shop_id": res.shop_id, "as_of": res.as_of, "category": j["category"], "score": j["score"],
                "grade": j["grade"], "actions": ";".join(j["actions"])}
         for name, item in j["indicators"].items():
-            row[f"{name}.value"] = item["value"]
-            row[f"{name}.numerator"] = str(item["numerator"]) if item["numerator"] is not None else None
-            row[f"{name}.denominator"] = item["denominator"]
-            row[f"{name}.assessed"] = item["assessed"]
-            row[f"{name}.band"] = item["band"]
-            row[f"{name}.points"] = item["points"]
+            row[saved_column(name, "value")] = item["value"]
+            row[saved_column(name, "numerator")] = str(item["numerator"]) if item["numerator"] is not None else None
+            row[saved_column(name, "denominator")] = item["denominator"]
+            row[saved_column(name, "assessed")] = item["assessed"]
+            row[saved_column(name, "band")] = item["band"]
+            row[saved_column(name, "points")] = item["points"]
         rows.append(row)
     return rows
 
@@ -183,7 +184,7 @@ def flat_schema(rb: ir.Rulebook, days: list[dt.date], rows: list[dict]):
     names = list(dict.fromkeys(k.rpartition(".")[0] for row in rows[:1] for k in row if "." in k))
     seen = set(names)
     for row in rows[1:]:
-        if len(row) - 6 != 6 * len(names) or any(f"{n}.value" not in row for n in names):
+        if len(row) - 6 != 6 * len(names) or any(saved_column(n, "value") not in row for n in names):
             for k in row:
                 n = k.rpartition(".")[0]
                 if "." in k and n not in seen:
@@ -197,6 +198,7 @@ def flat_schema(rb: ir.Rulebook, days: list[dt.date], rows: list[dict]):
     fields = [("shop_id", pa.string()), ("as_of", pa.date32()), ("category", pa.string()), ("score", pa.string()),
               ("grade", pa.string()), ("actions", pa.string())]
     for n in names:
-        fields += [(f"{n}.value", pa.string()), (f"{n}.numerator", pa.string()), (f"{n}.denominator", pa.int64()),
-                   (f"{n}.assessed", pa.bool_()), (f"{n}.band", pa.string()), (f"{n}.points", pa.string())]
+        fields += [(saved_column(n, part), kind) for part, kind in (
+            ("value", pa.string()), ("numerator", pa.string()), ("denominator", pa.int64()),
+            ("assessed", pa.bool_()), ("band", pa.string()), ("points", pa.string()))]
     return pa.schema(fields)

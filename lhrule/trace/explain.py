@@ -18,10 +18,13 @@ from sqlglot import exp
 from lhrule.ir import model as ir
 from lhrule.engine.sql.dialects import render
 from lhrule.ir.plan import plan_for
+from lhrule.engine import columns as c
+from lhrule.engine.kinds import is_duration, kind_of
 from lhrule.engine.sql.queries import exclusion_column, flags_query
 from lhrule.engine.run.results import IndicatorResult, PartResult, ShopResult, decimal_text
 from lhrule.engine.run.score import score
-from lhrule.engine.sql.expressions import MICROS, coalesce_false, conjuncts, lit
+from lhrule.engine.sql.expressions import coalesce_false, lit
+from lhrule.ir.evaluate import MICROS
 
 VERDICTS = ("counted", "not_counted", "excluded", "duplicate", "filtered", "outside_window")
 
@@ -57,8 +60,8 @@ def _rule(span) -> dict | None:
 def _cite(decl) -> str | None:
     if not getattr(decl, "cites", None):
         return None
-    c = decl.cites[0]
-    return f"{c.source}: {c.quote}" if c.quote else c.source
+    cite = decl.cites[0]
+    return f"{cite.source}: {cite.quote}" if cite.quote else cite.source
 
 
 def num(value: Fraction | None, digits: int = 4) -> str | None:
@@ -183,13 +186,7 @@ class Explainer:
         duration = ind.value_type.name == "duration"
         show = (lambda v: duration_text(v) if v is not None else None) if duration else \
             (lambda v: num(v, ind.round if ind.round is not None else 4))
-        kind = ind.measure.kind
-        if kind == "rate":
-            formula = f"{r.hits} / {r.rows}"
-        elif kind == "average":
-            formula = f"{show(r.total)} / {r.rows}" if r.total is not None else f"nothing / {r.rows}"
-        else:
-            formula = f"{kind} of {r.rows} rows"
+        formula = kind_of(ind.measure).formula(r, show)
         detail = formula + (f" = {show(r.value)}" if r.value is not None else "")
         if not r.assessed:
             detail += f"; not assessed: {r.reason}"
@@ -221,15 +218,15 @@ class Explainer:
                                   getattr(self.con, "dialect", "duckdb")))
         names = rel.columns
         rows = [dict(zip(names, row)) for row in rel.fetchall()]
-        parts = conjuncts(ind.measure.expr) if ind.measure.kind == "rate" else []
+        parts = kind_of(ind.measure).conditions(ind.measure)
         groups: dict[str, list[Node]] = {v: [] for v in VERDICTS}
         counts = dict.fromkeys(VERDICTS, 0)
         for row in rows:
             name, why, rule, cite = self._verdict(row, ind, exclusions, parts)
-            assert name == row["verdict"], (name, row["verdict"])  # the SQL and the explanation agree
-            counts[name] = row["verdict_count"]
-            groups[name].append(Node("event", str(row["event_id"]), value=name, detail=why, rule=rule,
-                                     cite=cite, data={"at": row["at"].isoformat(sep=" ") if row["at"] else None}))
+            assert name == row[c.VERDICT], (name, row[c.VERDICT])  # the SQL and the explanation agree
+            counts[name] = row[c.VERDICT_COUNT]
+            groups[name].append(Node("event", str(row[c.EVENT_ID]), value=name, detail=why, rule=rule,
+                                     cite=cite, data={"at": row[c.AT].isoformat(sep=" ") if row[c.AT] else None}))
         out = []
         for name in VERDICTS:
             if counts[name]:
@@ -240,36 +237,35 @@ class Explainer:
         return out
 
     def _verdict(self, row: dict, ind: ir.Indicator, exclusions: dict, parts: list) -> tuple:
-        if not row["in_window"]:
+        if not row[c.IN_WINDOW]:
             w = ind.window
             return "outside_window", f"{w.column} {row['at']} is outside T-{w.start_offset} .. T-{w.end_offset}", \
                 _rule(w.span), None
         for i, f in enumerate(ind.filters, 1):
-            if not row[f"where_{i}"]:
+            if not row[c.where_column(i)]:
                 return "filtered", f"fails `where {self.text_of(f)}`", _rule(f.span), None
         for column, x in exclusions.items():
             if row[column]:
                 return "excluded", f"excluded by {x.name} ({x.label or x.name})", _rule(x.span), _cite(x)
-        if not row["kept"]:
+        if not row[c.KEPT]:
             keys = ", ".join(self.text_of(k) for k in ind.once_per)
             return "duplicate", f"an earlier event has the same {keys}", _rule(ind.once_per[0].span), None
-        if ind.measure.kind == "average" and row.get("value") is None:
-            return "not_counted", "no value to average", _rule(ind.measure.span), None
-        if ind.measure.kind != "rate":
-            value = row.get("value")
+        judged = kind_of(ind.measure).verdict(row, len(parts))
+        if judged.failed is not None:
+            i = judged.failed
+            part = parts[i - 1]
+            seen = row.get(c.condition_value_column(i))
+            if seen is not None and part.left.type.name == "duration":
+                seen = duration_text(Fraction(seen) / MICROS)
+            shown = f": {seen}" if seen is not None else (": missing" if c.condition_value_column(i) in row else "")
+            return judged.verdict, f"fails `{self.text_of(part)}`{shown}", _rule(part.span), None
+        why = judged.why
+        if judged.shows_value:
+            value = row.get(c.VALUE)
             shown = duration_text(Fraction(value) / MICROS) if value is not None and \
-                ind.measure.expr.type.name == "duration" else num(Fraction(value), 6) if value is not None else None
-            return "counted", f"value {shown}" if shown else None, _rule(ind.measure.span), None
-        if row["numerator"]:
-            return "counted", None, _rule(ind.measure.span), None
-        for i, part in enumerate(parts, 1):
-            if not row.get(f"condition_{i}", True):
-                seen = row.get(f"condition_{i}_value")
-                if seen is not None and part.left.type.name == "duration":
-                    seen = duration_text(Fraction(seen) / MICROS)
-                shown = f": {seen}" if seen is not None else (": missing" if f"condition_{i}_value" in row else "")
-                return "not_counted", f"fails `{self.text_of(part)}`{shown}", _rule(part.span), None
-        return "not_counted", None, _rule(ind.measure.span), None
+                is_duration(ind.measure) else num(Fraction(value), 6) if value is not None else None
+            why = f"value {shown}" if shown else None
+        return judged.verdict, why, _rule(ind.measure.span), None
 
     # -- actions -----------------------------------------------------------------------
     def _action(self, action: ir.Action, res: ShopResult) -> Node:
@@ -294,35 +290,31 @@ def _verdict_sql(ind: ir.Indicator, exclusions: list[str]) -> exp.Expression:
     def case(cond: exp.Expression, verdict: str) -> exp.If:
         return exp.If(this=cond, true=lit(verdict))
 
-    ifs = [case(exp.Not(this=holds("in_window")), "outside_window")]
-    ifs += [case(exp.Not(this=holds(f"where_{i}")), "filtered") for i in range(1, len(ind.filters) + 1)]
-    ifs += [case(holds(c), "excluded") for c in exclusions]
-    ifs.append(case(exp.Not(this=holds("kept")), "duplicate"))
-    otherwise = "counted"
-    if ind.measure.kind == "rate":
-        ifs.append(case(holds("numerator"), "counted"))
-        otherwise = "not_counted"
-    elif ind.measure.kind == "average":
-        ifs.append(case(exp.Is(this=exp.column("value"), expression=exp.null()), "not_counted"))
+    ifs = [case(exp.Not(this=holds(c.IN_WINDOW)), "outside_window")]
+    ifs += [case(exp.Not(this=holds(c.where_column(i))), "filtered") for i in range(1, len(ind.filters) + 1)]
+    ifs += [case(holds(x), "excluded") for x in exclusions]
+    ifs.append(case(exp.Not(this=holds(c.KEPT)), "duplicate"))
+    measured, otherwise = kind_of(ind.measure).verdict_sql(holds)
+    ifs += [case(cond, verdict) for cond, verdict in measured]
     return exp.Case(ifs=ifs, default=lit(otherwise))
 
 
 def _shown_events(flags: exp.Select, verdict: exp.Expression, events: int | None) -> exp.Select:
     """The flagged rows with their verdict and how many rows share it; only the first
     `events` of each verdict by time (all when None), in time order."""
-    judged = exp.select("*", exp.alias_(verdict, "verdict")).from_(flags.subquery("f", copy=False), copy=False)
-    by_verdict = [exp.column("verdict")]
+    judged = exp.select("*", exp.alias_(verdict, c.VERDICT)).from_(flags.subquery("f", copy=False), copy=False)
+    by_verdict = [exp.column(c.VERDICT)]
     counted = exp.select("*", exp.alias_(exp.Window(this=exp.Count(this=exp.Star()), partition_by=by_verdict),
-                                         "verdict_count"),
+                                         c.VERDICT_COUNT),
                          exp.alias_(exp.Window(this=exp.RowNumber(), partition_by=[v.copy() for v in by_verdict],
-                                               order=exp.Order(expressions=_time_order())), "verdict_row")
+                                               order=exp.Order(expressions=_time_order())), c.VERDICT_ROW)
                          ).from_(judged.subquery("j", copy=False), copy=False)
     shown = exp.select("*").from_(counted.subquery("c", copy=False), copy=False)
     if events is not None:
-        shown = shown.where(exp.LTE(this=exp.column("verdict_row"), expression=lit(int(events))), copy=False)
+        shown = shown.where(exp.LTE(this=exp.column(c.VERDICT_ROW), expression=lit(int(events))), copy=False)
     return shown.order_by(*_time_order(), copy=False)
 
 
 def _time_order() -> list[exp.Ordered]:
-    return [exp.Ordered(this=exp.column("at", quoted=True), nulls_first=True),
-            exp.Ordered(this=exp.column("event_id"), nulls_first=False)]
+    return [exp.Ordered(this=exp.column(c.AT, quoted=True), nulls_first=True),
+            exp.Ordered(this=exp.column(c.EVENT_ID), nulls_first=False)]

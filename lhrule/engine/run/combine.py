@@ -13,15 +13,16 @@ from fractions import Fraction
 from lhrule.ir import model as ir
 from lhrule.ir.evaluate import evaluate, to_fraction
 from lhrule.ir.plan import Plan
-from lhrule.engine.sql.queries import exclusion_column
+from lhrule.engine import columns as c
+from lhrule.engine.kinds import Kind, is_duration, kind_of
 from lhrule.engine.run.results import IndicatorResult, PartResult, ShopResult, round_half_up
-from lhrule.engine.sql.expressions import MICROS
+from lhrule.ir.evaluate import MICROS
 
 
 @dataclass(frozen=True, slots=True)
 class _Spec:
     """What `indicator_result` reads of an indicator version, alike for every shop of a plan."""
-    kind: str
+    kind: Kind
     duration: bool
     excluded: tuple[tuple[str, str], ...]  # (exclusion, its count's column)
     only_for: str | None  # the shop row's column telling whether `only for` holds
@@ -36,10 +37,10 @@ def _spec(ind: ir.Indicator, plan: Plan) -> _Spec:
             reason = f"retired from {ind.effective.start}"
         elif ind.status == "display_only":
             reason = f"display only (from {ind.effective.start})" if ind.effective.start else "display only"
-        kept = f"retired_except_{ind.name}" if ind.status == "retired" and ind.retired_except is not None else None
-        return _Spec(ind.measure.kind, ind.measure.expr is not None and ind.measure.expr.type.name == "duration",
-                     tuple((x.name, exclusion_column(x)) for x in plan.exclusions_of(ind.name)),
-                     f"only_for_{ind.name}" if ind.only_for is not None else None, kept, reason)
+        kept = c.retired_except_column(ind.name) if ind.status == "retired" and ind.retired_except is not None else None
+        return _Spec(kind_of(ind.measure), is_duration(ind.measure),
+                     tuple((x.name, c.exclusion_column(x.name)) for x in plan.exclusions_of(ind.name)),
+                     c.only_for_column(ind.name) if ind.only_for is not None else None, kept, reason)
 
     return _memo(("spec", id(ind), id(plan)), (ind, plan), make)
 
@@ -49,27 +50,19 @@ def indicator_result(ind: ir.Indicator, agg: dict | None, res: ShopResult, plan:
     kind = spec.kind
     r = IndicatorResult(ind)
     if agg is not None:
-        rows = r.rows = int(agg["rows"] or 0)
-        if "hits" in agg:
-            r.hits = int(agg["hits"] or 0)
-        total = agg.get("total")
+        rows = r.rows = int(agg[c.ROWS] or 0)
+        if c.HITS in agg:
+            r.hits = int(agg[c.HITS] or 0)
+        total = agg.get(c.TOTAL)
         if total is not None:  # a DECIMAL: whole microseconds for a duration
             r.total = Fraction(int(total), MICROS) if spec.duration else Fraction(total)
         if spec.excluded:
             r.excluded = {name: int(agg.get(column) or 0) for name, column in spec.excluded}
     else:
         rows = 0
-        if kind == "rate":
+        if c.HITS in kind.counted:
             r.hits = 0
-    if kind == "rate":
-        value = Fraction(r.hits, rows) if rows else None
-    elif kind == "average":
-        total = r.total
-        value = Fraction(total.numerator, total.denominator * rows) if rows and total is not None else None
-    elif kind == "total":
-        value = r.total if r.total is not None else Fraction(0)
-    else:
-        value = Fraction(rows)
+    value = kind.value(rows, r.hits, r.total)
     if value is not None and ind.round is not None:
         value = round_half_up(value, ind.round)
     r.value = value

@@ -9,6 +9,7 @@ import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from lhrule.engine.kinds import kind_of
 from lhrule.ir import model as ir
 from lhrule.ir.plan import Plan
 
@@ -31,8 +32,7 @@ class IndicatorResult:
 
     @property
     def numerator(self):
-        return self.hits if self.version.measure.kind == "rate" else self.total if self.version.measure.kind in (
-            "average", "total") else self.rows
+        return kind_of(self.version.measure).numerator(self)
 
 
 @dataclass(slots=True)

@@ -12,15 +12,16 @@ import dataclasses
 import gc
 import datetime as dt
 from typing import Callable
-from decimal import Decimal
 
 from lhrule.ir import model as ir
+from lhrule.engine import columns as c
+from lhrule.engine.kinds import is_duration, kind_of
 from lhrule.engine.run.combine import actions_in_force, combine, indicator_result, levels_and_points
 from lhrule.engine.sql.dialects import render
 from lhrule.ir.plan import Plan, plan_for, segments
 from lhrule.engine.sql.queries import aggregate_query, fused_aggregate_query, fusion_key, shop_query, slides, split_fused
 from lhrule.engine.run.results import ShopResult
-from lhrule.engine.sql.expressions import MICROS
+from lhrule.ir.evaluate import MICROS
 
 # An action with `until` stays in force from the day its `when` held; to know whether it is
 # in force on the first day scored, the days before it are scored too, this many at most.
@@ -108,7 +109,7 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
         saved = (peers or {}).get(ind.name)
         if ind.name in ranked and saved is not None and all(d in saved["days"] for d in days):
             rows = _aggregates(con, rb, plan, ind, days, only, cache)
-            aggregates[ind.name] = {**saved["counts"], **{(r["shop_id"], r["as_of"]): r for r in rows}}
+            aggregates[ind.name] = {**saved["counts"], **{(r[c.SHOP_ID], r[c.AS_OF]): r for r in rows}}
             continue
         shops = None if ind.name in ranked else only
         same = fusion_key(rb, plan, ind, days)
@@ -116,10 +117,10 @@ def _score_segment(con, rb: ir.Rulebook, plan: Plan, days: list[dt.date], only: 
             fusable.setdefault((same, tuple(shops) if shops is not None else None), []).append(ind)
             continue
         rows = _aggregates(con, rb, plan, ind, days, shops, cache)
-        aggregates[ind.name] = {(r["shop_id"], r["as_of"]): r for r in rows}
+        aggregates[ind.name] = {(r[c.SHOP_ID], r[c.AS_OF]): r for r in rows}
     for (_, shops), inds in fusable.items():
         for name, rows in _fused_aggregates(con, rb, plan, inds, days, shops, cache).items():
-            aggregates[name] = {(r["shop_id"], r["as_of"]): r for r in rows}
+            aggregates[name] = {(r[c.SHOP_ID], r[c.AS_OF]): r for r in rows}
     results = []
     for day in days:
         day_results = [ShopResult(r[key], day, r, plan) for r in shop_rows]
@@ -153,19 +154,15 @@ def peer_aggregates(rb: ir.Rulebook, rows: list[dict]) -> dict:
     out: dict = {}
     ranked = {b.indicator for b in rb.bands if b.rank_within}
     for ind in rb.indicators:
-        if ind.name not in ranked or f"{ind.name}.denominator" not in (rows[0] if rows else {}):
+        if ind.name not in ranked or c.saved_column(ind.name, "denominator") not in (rows[0] if rows else {}):
             continue
-        scale = MICROS if ind.measure.expr is not None and ind.measure.expr.type.name == "duration" else 1
+        kind, scale = kind_of(ind.measure), MICROS if is_duration(ind.measure) else 1
         counts, days = {}, set()
         for row in rows:
-            num, den = row[f"{ind.name}.numerator"], row[f"{ind.name}.denominator"]
+            num, den = row[c.saved_column(ind.name, "numerator")], row[c.saved_column(ind.name, "denominator")]
             if den is None:
                 continue
-            agg = {"rows": den}
-            if ind.measure.kind == "rate":
-                agg["hits"] = int(num)
-            elif ind.measure.kind in ("average", "total") and num is not None:
-                agg["total"] = Decimal(num) * scale
+            agg = {c.ROWS: den, **kind.saved_counts(num, scale)}
             counts[(row["shop_id"], row["as_of"])] = agg
             days.add(row["as_of"])
         out.setdefault(ind.name, {"counts": {}, "days": set()})

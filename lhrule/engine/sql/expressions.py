@@ -28,8 +28,9 @@ from sqlglot import exp
 
 from lhrule.ir import model as ir
 from lhrule.compiler.typecheck import ORDERS, divides, scales
+from lhrule.engine.columns import AS_OF
+from lhrule.ir.evaluate import MICROS  # defined there once; imported from here by the data layer too
 
-MICROS = 1_000_000
 DAY_MICROS = 86_400 * MICROS
 
 
@@ -337,12 +338,12 @@ class Compiler:
         if uses_day and self.ctx.days is None:
             return None
         sql_alias = f"s_{e.alias}"
-        day = exp.column("as_of", "sd") if uses_day else self.ctx.as_of
+        day = exp.column(AS_OF, "sd") if uses_day else self.ctx.as_of
         sub = Context(self.ctx.rulebook, e.table, sql_alias, day, self.ctx.params, None, {},
                       {**self.ctx.aliases, e.alias: (e.table, sql_alias)}, self.ctx.days)
         compile_ = Compiler(sub)
         wanted = [exp.Not(this=exp.Is(this=compile_(inner), expression=exp.null())), *(compile_(p) for p in rest)]
-        keys = [compile_(inner)] + ([exp.column("as_of", "sd")] if uses_day else [])
+        keys = [compile_(inner)] + ([exp.column(AS_OF, "sd")] if uses_day else [])
         select = exp.select(*keys).from_(exp.to_table(table_name(e.table)).as_(sql_alias, quoted=True))
         for alias, target, on in sub.joins.values():
             select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left")

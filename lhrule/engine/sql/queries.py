@@ -26,9 +26,10 @@ from sqlglot import exp
 
 from lhrule.ir import model as ir
 from lhrule.ir.plan import Plan
-from lhrule.compiler.typecheck import ORDERS, divides
-from lhrule.engine.sql.expressions import (Compiler, Context, cast, coalesce_false, col, conjuncts, date_sql, day_offset, lit,
-                               reads, table_name)
+from lhrule.engine import columns as c
+from lhrule.engine.kinds import count_if, kind_of
+from lhrule.engine.sql.expressions import (Compiler, Context, cast, coalesce_false, col, date_sql, day_offset, lit,
+                                           reads, table_name)
 
 ROW = "e"
 DAYS = "d"
@@ -39,14 +40,14 @@ def shop_relation(rb: ir.Rulebook, table: str) -> ir.Column:
 
 
 def exclusion_column(x: ir.Exclusion) -> str:
-    return f"x_{x.name}"
+    return c.exclusion_column(x.name)
 
 
 def days_table(days: list[dt.date]) -> exp.Expression:
     rows = [exp.Tuple(expressions=[lit(d.isoformat())]) for d in days]
     values = exp.Values(expressions=rows, alias=exp.TableAlias(this=exp.to_identifier("v"),
                                                                columns=[exp.to_identifier("day")]))
-    return exp.select(exp.alias_(cast(exp.column("day", "v"), "DATE"), "as_of")).from_(values, copy=False).subquery(DAYS)
+    return exp.select(exp.alias_(cast(exp.column("day", "v"), "DATE"), c.AS_OF)).from_(values, copy=False).subquery(DAYS)
 
 
 def flags_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date],
@@ -73,7 +74,7 @@ def _flags_select(rb: ir.Rulebook, plan: Plan, inds: list[tuple[ir.Indicator, st
     shared, and a row is read when it is in any of their windows."""
     first = inds[0][0]
     rel = shop_relation(rb, first.table)
-    as_of = cast(exp.null(), "DATE") if per_day else exp.column("as_of", DAYS)
+    as_of = cast(exp.null(), "DATE") if per_day else exp.column(c.AS_OF, DAYS)
     ctx = Context(rb, first.table, ROW, as_of, plan.params, shop_rel=rel.relation,
                   days=None if per_day else days_table(days))
     sql = Compiler(ctx)
@@ -86,14 +87,14 @@ def _flags_select(rb: ir.Rulebook, plan: Plan, inds: list[tuple[ir.Indicator, st
     # two threads; benchmarks/RESULTS.md, "Figures behind the code").
     shop = lit(shops[0]) if shops is not None and len(shops) == 1 else col(ROW, rel.name)
     columns = [
-        exp.alias_(col(ROW, key.name), "event_id"),
-        exp.alias_(shop, "shop_id"),
-        exp.alias_(as_of, "as_of"),
-        exp.alias_(at, "at"),
+        exp.alias_(col(ROW, key.name), c.EVENT_ID),
+        exp.alias_(shop, c.SHOP_ID),
+        exp.alias_(as_of, c.AS_OF),
+        exp.alias_(at, c.AT),
     ]
     if per_day:
-        columns.append(exp.alias_(cast(at, "DATE"), "day"))
-    columns += [exp.alias_(sql(k), f"key_{i}") for i, k in enumerate(first.once_per, 1)]
+        columns.append(exp.alias_(cast(at, "DATE"), c.DAY))
+    columns += [exp.alias_(sql(k), c.key_column(i)) for i, k in enumerate(first.once_per, 1)]
     windows = []
     for ind, prefix in inds:
         if per_day:  # the union of the windows of all the days
@@ -121,49 +122,36 @@ def _flags_select(rb: ir.Rulebook, plan: Plan, inds: list[tuple[ir.Indicator, st
 def _indicator_columns(plan: Plan, ind: ir.Indicator, sql: Compiler, in_window: exp.Expression, prefix: str,
                        whole_table: bool) -> list[exp.Expression]:
     """An indicator's own flags: its window, `where` lines, exclusions and measure."""
-    columns = [exp.alias_(coalesce_false(in_window), prefix + "in_window")]
-    columns += [exp.alias_(coalesce_false(sql(f)), f"{prefix}where_{i}") for i, f in enumerate(ind.filters, 1)]
+    columns = [exp.alias_(coalesce_false(in_window), prefix + c.IN_WINDOW)]
+    columns += [exp.alias_(coalesce_false(sql(f)), prefix + c.where_column(i)) for i, f in enumerate(ind.filters, 1)]
     columns += [exp.alias_(coalesce_false(sql(x.condition)), prefix + exclusion_column(x))
                 for x in plan.exclusions_of(ind.name)]
-    if ind.measure.kind == "rate":
-        columns.append(exp.alias_(coalesce_false(sql(ind.measure.expr)), prefix + "numerator"))
-        if whole_table:  # explain says which part of the condition failed, and the value it saw
-            for i, part in enumerate(conjuncts(ind.measure.expr), 1):
-                columns.append(exp.alias_(coalesce_false(sql(part)), f"condition_{i}"))
-                # the value it saw; a divided one is a fraction in SQL, with no value of its own
-                if isinstance(part, ir.Binary) and part.op in ORDERS and not divides(part.left):
-                    columns.append(exp.alias_(sql(part.left), f"condition_{i}_value"))
-    elif ind.measure.kind in ("average", "total"):
-        columns.append(exp.alias_(sql(ind.measure.expr), prefix + "value"))
-    return columns
+    return columns + kind_of(ind.measure).flag_columns(ind.measure, sql, prefix, whole_table)
 
 
 def _eligible(ind: ir.Indicator, exclusions, prefix: str = "") -> exp.Expression:
     """In the window, every `where` holds, and no exclusion applies."""
-    passes = [exp.column(prefix + "in_window")] + \
-        [exp.column(f"{prefix}where_{i}") for i in range(1, len(ind.filters) + 1)]
+    passes = [exp.column(prefix + c.IN_WINDOW)] + \
+        [exp.column(prefix + c.where_column(i)) for i in range(1, len(ind.filters) + 1)]
     excluded = [exp.column(prefix + exclusion_column(x)) for x in exclusions]
     return exp.paren(exp.and_(*passes, *(exp.Not(this=x) for x in excluded)))
 
 
 def _with_verdicts(flags: exp.Select, ind: ir.Indicator, exclusions, per_day: bool = False,
                    dedupe: bool = True) -> exp.Select:
-    step = exp.select("*", exp.alias_(_eligible(ind, exclusions), "eligible")).from_(
+    step = exp.select("*", exp.alias_(_eligible(ind, exclusions), c.ELIGIBLE)).from_(
         flags.subquery("flags", copy=False), copy=False)
     if not ind.once_per:
-        return exp.select("*", exp.alias_(exp.column("eligible"), "kept")).from_(step.subquery("judged", copy=False), copy=False)
+        return exp.select("*", exp.alias_(exp.column(c.ELIGIBLE), c.KEPT)).from_(step.subquery("judged", copy=False),
+                                                                                 copy=False)
     if not dedupe:
         return step
-    partition = [exp.column("shop_id"), exp.column("day" if per_day else "as_of"), exp.column("eligible")] + \
-        [exp.column(f"key_{i}") for i in range(1, len(ind.once_per) + 1)]
-    order = exp.Order(expressions=[exp.Ordered(this=exp.column("at")), exp.Ordered(this=exp.column("event_id"))])
+    partition = [exp.column(c.SHOP_ID), exp.column(c.DAY if per_day else c.AS_OF), exp.column(c.ELIGIBLE)] + \
+        [exp.column(c.key_column(i)) for i in range(1, len(ind.once_per) + 1)]
+    order = exp.Order(expressions=[exp.Ordered(this=exp.column(c.AT)), exp.Ordered(this=exp.column(c.EVENT_ID))])
     first = exp.EQ(this=exp.Window(this=exp.RowNumber(), partition_by=partition, order=order), expression=lit(1))
-    kept = exp.and_(exp.column("eligible"), first)
-    return exp.select("*", exp.alias_(exp.paren(kept), "kept")).from_(step.subquery("judged", copy=False), copy=False)
-
-
-def _count_if(cond: exp.Expression) -> exp.Expression:
-    return exp.func("SUM", exp.Case(ifs=[exp.If(this=cond, true=lit(1))], default=lit(0)))
+    kept = exp.and_(exp.column(c.ELIGIBLE), first)
+    return exp.select("*", exp.alias_(exp.paren(kept), c.KEPT)).from_(step.subquery("judged", copy=False), copy=False)
 
 
 def slides(plan: Plan, ind: ir.Indicator, days: list[dt.date]) -> bool:
@@ -187,24 +175,24 @@ def aggregate_query(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[d
                     shops: list[str] | None = None) -> exp.Select:
     if slides(plan, ind, days):
         return _sliding_aggregate(rb, plan, ind, days, shops)
-    return _aggregate(rb, plan, ind, flags_query(rb, plan, ind, days, shops, dedupe=False), ("shop_id", "as_of"))
+    return _aggregate(rb, plan, ind, flags_query(rb, plan, ind, days, shops, dedupe=False), (c.SHOP_ID, c.AS_OF))
 
 
 def _sliding_aggregate(rb, plan, ind, days, shops) -> exp.Select:
     """Per-day partial counts, each row judged once, summed over each as-of day's window."""
     flags = flags_query(rb, plan, ind, days, shops, per_day=True, dedupe=False)
-    partial = _aggregate(rb, plan, ind, flags, ("shop_id", "day"))
-    sums = [exp.alias_(exp.func("SUM", exp.column(c.alias_or_name, "p")), c.alias_or_name)
-            for c in partial.expressions[2:]]
-    as_of = exp.column("as_of", DAYS)
+    partial = _aggregate(rb, plan, ind, flags, (c.SHOP_ID, c.DAY))
+    sums = [exp.alias_(exp.func("SUM", exp.column(e.alias_or_name, "p")), e.alias_or_name)
+            for e in partial.expressions[2:]]
+    as_of = exp.column(c.AS_OF, DAYS)
     lo = exp.DateAdd(this=as_of.copy(), expression=lit(-ind.window.start_offset), unit=exp.var("DAY"))
     hi = exp.DateAdd(this=as_of.copy(), expression=lit(-ind.window.end_offset), unit=exp.var("DAY"))
-    on = exp.and_(exp.GTE(this=exp.column("day", "p"), expression=cast(lo, "DATE")),
-                  exp.LTE(this=exp.column("day", "p"), expression=cast(hi, "DATE")))
-    return (exp.select(exp.column("shop_id", "p"), exp.alias_(as_of, "as_of"), *sums)
+    on = exp.and_(exp.GTE(this=exp.column(c.DAY, "p"), expression=cast(lo, "DATE")),
+                  exp.LTE(this=exp.column(c.DAY, "p"), expression=cast(hi, "DATE")))
+    return (exp.select(exp.column(c.SHOP_ID, "p"), exp.alias_(as_of, c.AS_OF), *sums)
             .from_(partial.subquery("p", copy=False), copy=False)
             .join(days_table(days), on=on, join_type="inner", copy=False)
-            .group_by(exp.column("shop_id", "p"), as_of.copy(), copy=False))
+            .group_by(exp.column(c.SHOP_ID, "p"), as_of.copy(), copy=False))
 
 
 def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tuple[str, str]) -> exp.Select:
@@ -217,16 +205,7 @@ def _aggregate(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, flags: exp.Select
 def _counts(plan: Plan, ind: ir.Indicator, prefix: str = "") -> list[exp.Expression]:
     """`rows`, `hits` or `total`, and the rows each exclusion removed, from the judged rows
     (or, for `once per`, from the first row of each key)."""
-    kept = exp.column(prefix + "kept")
-    if ind.measure.kind == "average":  # an average is over the rows that have a value, as SQL's AVG
-        kept = exp.and_(kept, exp.Not(this=exp.Is(this=exp.column(prefix + "value"), expression=exp.null())))
-    columns = [exp.alias_(_count_if(kept), prefix + "rows")]
-    if ind.measure.kind == "rate":
-        columns.append(exp.alias_(_count_if(exp.and_(kept, exp.column(prefix + "numerator"))), prefix + "hits"))
-    if ind.measure.kind in ("average", "total"):
-        scale = "DECIMAL(38,0)" if ind.measure.expr.type.name == "duration" else "DECIMAL(38,6)"
-        summed = exp.func("SUM", exp.Case(ifs=[exp.If(this=kept, true=cast(exp.column(prefix + "value"), scale))]))
-        columns.append(exp.alias_(summed, prefix + "total"))
+    columns = kind_of(ind.measure).counts(ind.measure, exp.column(prefix + c.KEPT), prefix)
     if ind.once_per:  # the rows excluded were counted per row in `_first_of_each_key`
         columns += [exp.alias_(exp.func("SUM", exp.column(prefix + exclusion_column(x))), prefix + exclusion_column(x))
                     for x in plan.exclusions_of(ind.name)]
@@ -237,12 +216,12 @@ def _counts(plan: Plan, ind: ir.Indicator, prefix: str = "") -> list[exp.Express
 
 def _excluded_counts(plan: Plan, ind: ir.Indicator, prefix: str = "") -> list[exp.Expression]:
     """Per exclusion, the rows of the population it takes out that no earlier one did."""
-    in_population = exp.and_(exp.column(prefix + "in_window"),
-                             *(exp.column(f"{prefix}where_{i}") for i in range(1, len(ind.filters) + 1)))
+    in_population = exp.and_(exp.column(prefix + c.IN_WINDOW),
+                             *(exp.column(prefix + c.where_column(i)) for i in range(1, len(ind.filters) + 1)))
     columns, earlier = [], []
     for x in plan.exclusions_of(ind.name):
         mine = exp.column(prefix + exclusion_column(x))
-        columns.append(exp.alias_(_count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
+        columns.append(exp.alias_(count_if(exp.and_(in_population, mine, *(exp.Not(this=e) for e in earlier))),
                                   prefix + exclusion_column(x)))
         earlier.append(mine)
     return columns
@@ -253,18 +232,16 @@ def _first_of_each_key(plan: Plan, ind: ir.Indicator, flags: exp.Select, by: tup
     numerator or value of the key's first row (by time, then id; NULL values included) and
     the per-row exclusion counts. `kept` is the eligible row of each key, as in the flags of
     `_with_verdicts`, which explain reads."""
-    keys = [exp.column(f"key_{i}") for i in range(1, len(ind.once_per) + 1)]
-    first = exp.Tuple(expressions=[exp.column("at"), exp.column("event_id")])
-    columns = [exp.column(by[0]), exp.column(by[1]), exp.alias_(exp.column("eligible"), "kept")]
-    if ind.measure.kind == "rate":
-        columns.append(exp.alias_(exp.Anonymous(this="arg_min_null", expressions=[exp.column("numerator"), first]),
-                                  "numerator"))
-    if ind.measure.kind in ("average", "total"):
-        columns.append(exp.alias_(exp.Anonymous(this="arg_min_null", expressions=[exp.column("value"), first]),
-                                  "value"))
+    keys = [exp.column(c.key_column(i)) for i in range(1, len(ind.once_per) + 1)]
+    first = exp.Tuple(expressions=[exp.column(c.AT), exp.column(c.EVENT_ID)])
+    columns = [exp.column(by[0]), exp.column(by[1]), exp.alias_(exp.column(c.ELIGIBLE), c.KEPT)]
+    measure = kind_of(ind.measure).flag
+    if measure:
+        columns.append(exp.alias_(exp.Anonymous(this="arg_min_null", expressions=[exp.column(measure), first]),
+                                  measure))
     columns += _excluded_counts(plan, ind)
     return (exp.select(*columns).from_(flags.subquery("unjudged", copy=False), copy=False)
-            .group_by(exp.column(by[0]), exp.column(by[1]), exp.column("eligible"), *keys, copy=False))
+            .group_by(exp.column(by[0]), exp.column(by[1]), exp.column(c.ELIGIBLE), *keys, copy=False))
 
 
 def fusion_key(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.date]) -> tuple | None:
@@ -273,7 +250,7 @@ def fusion_key(rb: ir.Rulebook, plan: Plan, ind: ir.Indicator, days: list[dt.dat
     (compared as SQL). The grouping by key is most of a `once per` count's cost."""
     if not ind.once_per or slides(plan, ind, days):
         return None
-    ctx = Context(rb, ind.table, ROW, exp.column("as_of", DAYS), plan.params,
+    ctx = Context(rb, ind.table, ROW, exp.column(c.AS_OF, DAYS), plan.params,
                   shop_rel=shop_relation(rb, ind.table).relation)
     sql = Compiler(ctx)
     return ind.table, ind.window.column, tuple(sql(k).sql(dialect="duckdb") for k in ind.once_per)
@@ -285,29 +262,28 @@ def fused_aggregate_query(rb: ir.Rulebook, plan: Plan, inds: list[ir.Indicator],
     them, with indicator n's columns prefixed `i{n}_`. One row per shop and day with a row
     in any of the windows; `i{n}_seen` says whether it had one in indicator n's (a shop
     without is absent from that indicator's counts, as in `aggregate_query`)."""
-    prefixed = [(ind, f"i{n}_") for n, ind in enumerate(inds)]
+    prefixed = [(ind, c.fused_prefix(n)) for n, ind in enumerate(inds)]
     flags = _flags_select(rb, plan, prefixed, days, shops)
-    step = exp.select("*", *(exp.alias_(_eligible(ind, plan.exclusions_of(ind.name), p), p + "eligible")
+    step = exp.select("*", *(exp.alias_(_eligible(ind, plan.exclusions_of(ind.name), p), p + c.ELIGIBLE)
                              for ind, p in prefixed)).from_(flags.subquery("flags", copy=False), copy=False)
-    first = exp.Tuple(expressions=[exp.column("at"), exp.column("event_id")])
-    inner = [exp.column("shop_id"), exp.column("as_of")]
-    outer = [exp.column("shop_id"), exp.column("as_of")]
+    first = exp.Tuple(expressions=[exp.column(c.AT), exp.column(c.EVENT_ID)])
+    inner = [exp.column(c.SHOP_ID), exp.column(c.AS_OF)]
+    outer = [exp.column(c.SHOP_ID), exp.column(c.AS_OF)]
     for ind, p in prefixed:
-        eligible = exp.column(p + "eligible")
-        inner += [exp.alias_(exp.func("BOOL_OR", exp.column(p + "in_window")), p + "seen"),
-                  exp.alias_(exp.func("BOOL_OR", eligible), p + "kept")]
-        measure = "numerator" if ind.measure.kind == "rate" else "value" if ind.measure.kind in (
-            "average", "total") else None
+        eligible = exp.column(p + c.ELIGIBLE)
+        inner += [exp.alias_(exp.func("BOOL_OR", exp.column(p + c.IN_WINDOW)), p + c.SEEN),
+                  exp.alias_(exp.func("BOOL_OR", eligible), p + c.KEPT)]
+        measure = kind_of(ind.measure).flag
         if measure:  # the first eligible row's: the key's row that counts
             first_value = exp.Anonymous(this="arg_min_null", expressions=[exp.column(p + measure), first.copy()])
             inner.append(exp.alias_(exp.Filter(this=first_value, expression=exp.Where(this=eligible.copy())),
                                     p + measure))
         inner += _excluded_counts(plan, ind, p)
-        outer += [exp.alias_(exp.func("BOOL_OR", exp.column(p + "seen")), p + "seen"), *_counts(plan, ind, p)]
-    keys = [exp.column(f"key_{i}") for i in range(1, len(inds[0].once_per) + 1)]
+        outer += [exp.alias_(exp.func("BOOL_OR", exp.column(p + c.SEEN)), p + c.SEEN), *_counts(plan, ind, p)]
+    keys = [exp.column(c.key_column(i)) for i in range(1, len(inds[0].once_per) + 1)]
     grouped = (exp.select(*inner).from_(step.subquery("unjudged", copy=False), copy=False)
-               .group_by(exp.column("shop_id"), exp.column("as_of"), *keys, copy=False))
-    return exp.select(*outer).from_(grouped.subquery("flagged", copy=False), copy=False).group_by("shop_id", "as_of",
+               .group_by(exp.column(c.SHOP_ID), exp.column(c.AS_OF), *keys, copy=False))
+    return exp.select(*outer).from_(grouped.subquery("flagged", copy=False), copy=False).group_by(c.SHOP_ID, c.AS_OF,
                                                                                                   copy=False)
 
 
@@ -315,10 +291,10 @@ def split_fused(inds: list[ir.Indicator], rows: list[dict]) -> dict[str, list[di
     """The rows of `fused_aggregate_query`, as each indicator's `aggregate_query` rows."""
     out: dict[str, list[dict]] = {}
     for n, ind in enumerate(inds):
-        p = f"i{n}_"
-        mine = [(k[len(p):], k) for k in (rows[0] if rows else {}) if k.startswith(p) and k != p + "seen"]
-        out[ind.name] = [{"shop_id": r["shop_id"], "as_of": r["as_of"], **{name: r[k] for name, k in mine}}
-                         for r in rows if r[p + "seen"]]
+        p = c.fused_prefix(n)
+        mine = [(k[len(p):], k) for k in (rows[0] if rows else {}) if k.startswith(p) and k != p + c.SEEN]
+        out[ind.name] = [{c.SHOP_ID: r[c.SHOP_ID], c.AS_OF: r[c.AS_OF], **{name: r[k] for name, k in mine}}
+                         for r in rows if r[p + c.SEEN]]
     return out
 
 
@@ -330,9 +306,9 @@ def shop_query(rb: ir.Rulebook, plan: Plan, shops: list[str] | None = None) -> e
     columns = [exp.alias_(col(ROW, c.name), c.name) for c in entity.columns]
     for ind in plan.indicators:
         if ind.only_for is not None:
-            columns.append(exp.alias_(coalesce_false(sql(ind.only_for)), f"only_for_{ind.name}"))
+            columns.append(exp.alias_(coalesce_false(sql(ind.only_for)), c.only_for_column(ind.name)))
         if ind.retired_except is not None:
-            columns.append(exp.alias_(coalesce_false(sql(ind.retired_except)), f"retired_except_{ind.name}"))
+            columns.append(exp.alias_(coalesce_false(sql(ind.retired_except)), c.retired_except_column(ind.name)))
     select = exp.select(*columns).from_(exp.to_table(table_name(entity.name)).as_(ROW, quoted=True), copy=False)
     for alias, target, on in ctx.joins.values():
         select = select.join(exp.to_table(table_name(target)).as_(alias, quoted=True), on=on, join_type="left",
