@@ -633,10 +633,9 @@ def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: 
     first every row pointing at a bad row joins them (`spread`). The folder's stamp names the
     run; the files an earlier run's stamp names are replaced or removed, and a file no stamp
     names is never written over. `run` is what the stamp says of the run (rulebook, dataset)."""
-    import datetime as dt
     import json
-    import os
 
+    from lhrule import safe_write
     from lhrule.engine.data.dataset import file_view
 
     spread(con, rb, data, result)
@@ -660,13 +659,11 @@ def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: 
     for table in tables:
         checks = result.checks[table.name]
         files = data.files[table.name]
-        out = folder / f"{table.name}.csv"
-        aside = folder / f".{table.name}.csv.{os.getpid()}.part"
         try:
-            con.execute(render(quarantine_query(con, table, files, checks, aside)))
-            os.replace(aside, out)
-        finally:
-            aside.unlink(missing_ok=True)
+            with safe_write.aside(folder / f"{table.name}.csv") as part:
+                con.execute(render(quarantine_query(con, table, files, checks, part)))
+        except safe_write.WriteFailed as exc:
+            raise DatasetError(f"the bad rows cannot be written aside: {exc}") from None
         written[table.name] = result.bad[table.name]
         file_view(con, table, files, rb.timezone, exclude=f"bad_{table.name}")
     for name in earlier:
@@ -674,9 +671,10 @@ def quarantine(con, rb: ir.Rulebook, data: Dataset, result: Validation, folder: 
             (folder / name).unlink(missing_ok=True)  # an earlier run's, of a table with no bad rows now
     stamp = {"written_by": "lhrule", **(run or {}), "written_at": dt.datetime.now(dt.timezone.utc).isoformat(
         timespec="seconds"), "files": {f"{t}.csv": n for t, n in written.items()}}
-    aside = folder / f".{STAMP}.{os.getpid()}.part"
-    aside.write_text(json.dumps(stamp, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(aside, stamp_path)
+    try:
+        safe_write.write_text(stamp_path, json.dumps(stamp, indent=2, ensure_ascii=False) + "\n")
+    except safe_write.WriteFailed as exc:
+        raise DatasetError(f"the bad rows cannot be written aside: {exc}") from None
     return written
 
 
