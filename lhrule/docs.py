@@ -87,9 +87,15 @@ def write_assumptions(folder: Path) -> bool:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    if sys.argv[1:2] == ["assumptions"]:
+    if sys.argv[1:2] == ["assumptions"] and len(sys.argv) <= 3:
         folder = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("rulebooks")
-        changed = write_assumptions(folder)
+        try:
+            changed = write_assumptions(folder)
+        except (OSError, ValueError) as exc:
+            sys.exit(f"python -m lhrule.docs assumptions: {exc}")
         print(f"{folder / 'README.md'}: {'rewritten' if changed else 'up to date'}")
-    else:
+    elif len(sys.argv) == 1:
         print(diagnostics_markdown(), end="")
+    else:
+        sys.exit("usage: python -m lhrule.docs (docs/diagnostics.md on stdout), or python -m lhrule.docs "
+                 "assumptions [FOLDER] (rewrites FOLDER/README.md's list of assumptions; FOLDER: rulebooks)")
